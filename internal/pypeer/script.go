@@ -12,7 +12,7 @@ import (
 	"sync"
 )
 
-//go:embed py/*.py
+//go:embed py
 var embedded embed.FS
 
 var (
@@ -50,7 +50,13 @@ func exists(path string) bool {
 
 // extractScripts writes the embedded scripts to os.TempDir()/spread-pypeer-<hash>.
 func extractScripts() (string, error) {
-	names, err := fs.Glob(embedded, "py/*.py")
+	var names []string
+	err := fs.WalkDir(embedded, "py", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".py") {
+			names = append(names, p)
+		}
+		return err
+	})
 	if err != nil {
 		return "", err
 	}
@@ -61,7 +67,7 @@ func extractScripts() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		files[filepath.Base(n)] = b
+		files[strings.TrimPrefix(n, "py/")] = b
 		h.Write([]byte(n))
 		h.Write([]byte{0})
 		h.Write(b)
@@ -71,12 +77,15 @@ func extractScripts() (string, error) {
 		return "", err
 	}
 	for name, b := range files {
-		dst := filepath.Join(dir, name)
+		dst := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return "", err
+		}
 		if old, err := os.ReadFile(dst); err == nil && string(old) == string(b) {
 			continue
 		}
 		// Write then rename, so concurrent test binaries never see a partial file.
-		tmp, err := os.CreateTemp(dir, strings.TrimSuffix(name, ".py")+".*.tmp")
+		tmp, err := os.CreateTemp(filepath.Dir(dst), strings.TrimSuffix(filepath.Base(name), ".py")+".*.tmp")
 		if err != nil {
 			return "", err
 		}
@@ -99,8 +108,13 @@ func extractScripts() (string, error) {
 
 // resolveScript accepts a path, or a bare file name that is looked up with Script.
 func resolveScript(script string) string {
-	if filepath.IsAbs(script) || strings.ContainsRune(script, filepath.Separator) {
+	if filepath.IsAbs(script) {
 		return script
 	}
-	return Script(script)
+	// A name inside the script folder ("echo_server.py", "chat/chatserver.py")
+	// wins over a path relative to the working directory.
+	if p := Script(script); exists(p) {
+		return p
+	}
+	return script
 }
