@@ -1,0 +1,189 @@
+package pb
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gospread/spread/banana"
+)
+
+// Verbs of PB's top-level expressions.
+const (
+	verbVersion          = "version"
+	verbMessage          = "message"
+	verbCacheMessage     = "cachemessage"
+	verbAnswer           = "answer"
+	verbError            = "error"
+	verbDecref           = "decref"
+	verbDecache          = "decache"
+	verbUncache          = "uncache"
+	verbDidNotUnderstand = "didNotUnderstand"
+)
+
+// protocolVersion is PB's version number; Twisted 22.4 sends 6.
+const protocolVersion = 6
+
+// Broker is one PB connection, on either side. It has one reader
+// goroutine and one writer goroutine. Its methods are safe for concurrent
+// use.
+type Broker struct {
+	conn     net.Conn
+	cfg      *settings
+	isServer bool
+	server   *Server
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the connection is gone and cleaned up
+
+	// handshake
+	ready     chan struct{} // closed when the dialect is settled
+	readyOnce sync.Once
+	dialect   banana.Dialect
+	dec       *banana.Decoder
+
+	w writer
+
+	mu        sync.Mutex
+	closed    bool
+	closeErr  error
+	nextReq   int64
+	pending   map[int64]*pendingCall
+	nextLUID  int64
+	exports   map[int64]*export
+	exportIDs map[any]int64
+	root      any
+	rootMade  bool
+	imports   map[int64]*RemoteReference
+	caches    map[int64]*heldCache
+	cacheIDs  map[any]int64
+	queues    map[any]*serialQueue
+	inflight  int
+	avatars   map[*avatarRef]struct{}
+	peerRoot  *RemoteReference
+
+	abandoned atomic.Int64 // answers dropped because the caller gave up
+}
+
+func newBroker(conn net.Conn, cfg *settings, isServer bool, srv *Server) *Broker {
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Broker{
+		conn:      conn,
+		cfg:       cfg,
+		isServer:  isServer,
+		server:    srv,
+		ctx:       ctx,
+		cancel:    cancel,
+		done:      make(chan struct{}),
+		ready:     make(chan struct{}),
+		dec:       banana.NewDecoder(cfg.Banana),
+		pending:   make(map[int64]*pendingCall),
+		exports:   make(map[int64]*export),
+		exportIDs: make(map[any]int64),
+		imports:   make(map[int64]*RemoteReference),
+		caches:    make(map[int64]*heldCache),
+		cacheIDs:  make(map[any]int64),
+		queues:    make(map[any]*serialQueue),
+		avatars:   make(map[*avatarRef]struct{}),
+	}
+	b.w.init(b)
+	b.peerRoot = &RemoteReference{b: b, root: true}
+	return b
+}
+
+// Context returns a context that ends when the connection ends. Handlers
+// get a context derived from it.
+func (b *Broker) Context() context.Context { return b.ctx }
+
+// Done is closed when the connection has ended and every pending call,
+// reference and logout has been dealt with.
+func (b *Broker) Done() <-chan struct{} { return b.done }
+
+// Err returns why the connection ended, or nil while it is up.
+func (b *Broker) Err() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closeErr
+}
+
+// RemoteAddr returns the peer's address.
+func (b *Broker) RemoteAddr() net.Addr { return b.conn.RemoteAddr() }
+
+// Dialect returns the negotiated banana dialect.
+func (b *Broker) Dialect() banana.Dialect { return b.dialect }
+
+// Root returns the peer's root object. It is never reference counted.
+func (b *Broker) Root() *RemoteReference { return b.peerRoot }
+
+// Secure reports whether the connection is protected: TLS, or a loopback
+// peer. Spread's password login is only offered on secure connections.
+func (b *Broker) Secure() bool {
+	if _, ok := b.conn.(*tls.Conn); ok {
+		return true
+	}
+	if a, ok := b.conn.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.IsLoopback()
+	}
+	if _, ok := b.conn.RemoteAddr().(*net.UnixAddr); ok {
+		return true
+	}
+	return false
+}
+
+// Close ends the connection: pending calls fail with a
+// ConnectionLostError, logouts run, and Close waits until that is done.
+func (b *Broker) Close() error {
+	b.shutdown(ErrClosed)
+	<-b.done
+	return nil
+}
+
+// shutdown ends the connection once, for the given reason.
+func (b *Broker) shutdown(reason error) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.closed = true
+	b.closeErr = reason
+	pending := b.pending
+	b.pending = nil
+	avatars := b.avatars
+	b.avatars = nil
+	exports := b.exports
+	b.exports = map[int64]*export{}
+	b.exportIDs = map[any]int64{}
+	imports := b.imports
+	b.imports = map[int64]*RemoteReference{}
+	b.mu.Unlock()
+
+	b.w.close()
+	b.conn.Close()
+	b.cancel()
+	b.readyOnce.Do(func() { close(b.ready) })
+
+	lost := &ConnectionLostError{Cause: reason}
+	for _, p := range pending {
+		p.deliver(nil, lost)
+	}
+	for _, r := range imports {
+		r.dead.Store(true)
+	}
+	// Cacheables stop observing; avatars log out. User code, no lock held.
+	for _, e := range exports {
+		if e.cache != nil {
+			e.cache.StoppedObserving(e.observer.perspective, e.observer)
+		}
+	}
+	for a := range avatars {
+		a.runLogout()
+	}
+	if b.server != nil {
+		b.server.forget(b)
+	}
+	close(b.done)
+}

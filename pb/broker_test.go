@@ -1,0 +1,240 @@
+package pb_test
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"net"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gospread/spread/internal/echo"
+	"github.com/gospread/spread/jelly"
+	"github.com/gospread/spread/pb"
+)
+
+// serve starts a Go server with cfg on 127.0.0.1 and returns its
+// address; it is closed when the test ends.
+func serve(t testing.TB, cfg *pb.Config) (*pb.Server, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := pb.NewServer(cfg)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return srv, ln.Addr().String()
+}
+
+func dial(t testing.TB, addr string, cfg *pb.Config) *pb.Broker {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := pb.Dial(ctx, addr, cfg)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestEchoValuesGoToGo(t *testing.T) {
+	_, addr := serve(t, echo.Config())
+	b := dial(t, addr, echo.ClientConfig())
+	ctx := ctxT(t)
+	big1, _ := new(big.Int).SetString("18446744073709551616", 10)
+	d := jelly.NewDict()
+	d.Set("k", int64(1))
+	d.Set([]byte("b"), jelly.Tuple{int64(1), int64(2)})
+	values := []any{
+		nil, true, false, int64(0), int64(-1), int64(1 << 40), big1, 1.5,
+		"", "héllo", []byte{}, []byte("list"), []any{int64(1), "x"},
+		jelly.Tuple{int64(1), jelly.Tuple{}}, d, jelly.NewSet(int64(1), int64(2)),
+	}
+	for _, v := range values {
+		got, err := b.Root().CallRemote(ctx, "echo", v)
+		if err != nil {
+			t.Fatalf("echo(%#v): %v", v, err)
+		}
+		if !jellyEqual(got, v) {
+			t.Errorf("echo(%#v) = %#v", v, got)
+		}
+	}
+}
+
+// jellyEqual compares decoded values: byte slices by content, dicts by
+// items, big ints by value.
+func jellyEqual(a, b any) bool {
+	if ab, ok := a.(*big.Int); ok {
+		bb, ok := b.(*big.Int)
+		return ok && ab.Cmp(bb) == 0
+	}
+	if ad, ok := a.(*jelly.Dict); ok {
+		bd, ok := b.(*jelly.Dict)
+		if !ok || ad.Len() != bd.Len() {
+			return false
+		}
+		ai, bi := ad.Items(), bd.Items()
+		for i := range ai {
+			if !jellyEqual(ai[i].Key, bi[i].Key) || !jellyEqual(ai[i].Value, bi[i].Value) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func TestCallsKwargsErrorsAndRefs(t *testing.T) {
+	_, addr := serve(t, echo.Config())
+	b := dial(t, addr, echo.ClientConfig())
+	ctx := ctxT(t)
+	root := b.Root()
+
+	got, err := root.CallRemote(ctx, "echoKw", "x")
+	if err != nil || !reflect.DeepEqual(got, []any{"x", "default"}) {
+		t.Fatalf("echoKw(x) = %#v, %v", got, err)
+	}
+	got, err = root.CallRemote(ctx, "echoKw", "x", pb.Kw{"b": int64(7)})
+	if err != nil || !reflect.DeepEqual(got, []any{"x", int64(7)}) {
+		t.Fatalf("echoKw(x, b=7) = %#v, %v", got, err)
+	}
+	_, err = root.CallRemote(ctx, "fail", "boom")
+	var re *pb.RemoteError
+	if !errors.As(err, &re) || re.Type != "builtins.ValueError" || re.Value != "boom" || !re.Check("builtins.Exception") {
+		t.Fatalf("fail(boom) = %v", err)
+	}
+	_, err = root.CallRemote(ctx, "nosuch")
+	if !errors.As(err, &re) || re.Type != "twisted.spread.flavors.NoSuchMethod" || re.Value != "No such method: remote_nosuch" {
+		t.Fatalf("nosuch() = %v", err)
+	}
+	refv, err := root.CallRemote(ctx, "ref")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, ok := refv.(*pb.RemoteReference)
+	if !ok {
+		t.Fatalf("ref() = %#v", refv)
+	}
+	sum, err := ref.CallRemote(ctx, "add", int64(2), int64(3))
+	if err != nil || sum != int64(5) {
+		t.Fatalf("add(2, 3) = %v, %v", sum, err)
+	}
+	_, err = ref.CallRemote(ctx, "add", int64(2))
+	if !errors.As(err, &re) || re.Type != "builtins.TypeError" {
+		t.Fatalf("add(2) = %v", err)
+	}
+	_, err = ref.CallRemote(ctx, "add", "a", int64(2))
+	if !errors.As(err, &re) || re.Type != "builtins.TypeError" {
+		t.Fatalf("add('a', 2) = %v", err)
+	}
+	same, err := root.CallRemote(ctx, "same", ref)
+	if err != nil || same != true {
+		t.Fatalf("same(ref) = %v, %v", same, err)
+	}
+	same, err = root.CallRemote(ctx, "same", int64(3))
+	if err != nil || same != false {
+		t.Fatalf("same(3) = %v, %v", same, err)
+	}
+	// The connection still works after every failure above.
+	if v, err := root.CallRemote(ctx, "echo", "still"); err != nil || v != "still" {
+		t.Fatalf("echo after failures = %v, %v", v, err)
+	}
+}
+
+type clientObj struct{ pb.Referenceable }
+
+func (c *clientObj) RemoteEcho(x any) any { return x }
+
+func TestCallbackCopyableCacheable(t *testing.T) {
+	_, addr := serve(t, echo.Config())
+	b := dial(t, addr, echo.ClientConfig())
+	ctx := ctxT(t)
+	root := b.Root()
+
+	v, err := root.CallRemote(ctx, "callback", &clientObj{}, "hi")
+	if err != nil || v != "hi" {
+		t.Fatalf("callback = %v, %v", v, err)
+	}
+	p, err := root.CallRemote(ctx, "point", int64(1), int64(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, ok := p.(*echo.Point); !ok || pt.X != 1 || pt.Y != 2 {
+		t.Fatalf("point(1, 2) = %#v", p)
+	}
+	s, err := root.CallRemote(ctx, "pointSum", &echo.Point{X: 3, Y: 4})
+	if err != nil || s != int64(7) {
+		t.Fatalf("pointSum = %v, %v", s, err)
+	}
+	cv, err := root.CallRemote(ctx, "counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, ok := cv.(*echo.RemoteCounter)
+	if !ok {
+		t.Fatalf("counter() = %#v", cv)
+	}
+	n0 := rc.Value()
+	n, err := root.CallRemote(ctx, "increment")
+	if err != nil || n != n0+1 {
+		t.Fatalf("increment = %v, %v", n, err)
+	}
+	select {
+	case got := <-rc.Updates:
+		if got != n0+1 {
+			t.Fatalf("observer saw %d, want %d", got, n0+1)
+		}
+	case <-ctx.Done():
+		t.Fatal("no cache update")
+	}
+	cv2, err := root.CallRemote(ctx, "counter")
+	if err != nil || cv2 != cv {
+		t.Fatalf("second counter() = %v (%v), want the same cache", cv2, err)
+	}
+}
+
+func TestPendingCallsFailOnClose(t *testing.T) {
+	block := make(chan struct{})
+	var once sync.Once
+	cfg := &pb.Config{Root: func(*pb.Broker) any { return &blocker{block: block} }}
+	srv, addr := serve(t, cfg)
+	b := dial(t, addr, nil)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.Root().CallRemote(context.Background(), "wait")
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	srv.Close()
+	once.Do(func() { close(block) })
+	select {
+	case err := <-errc:
+		if !errors.Is(err, pb.ErrConnectionLost) {
+			t.Fatalf("pending call error = %v, want connection lost", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("pending call did not fail")
+	}
+}
+
+type blocker struct {
+	pb.Referenceable
+	block chan struct{}
+}
+
+func (b *blocker) RemoteWait(ctx context.Context) {
+	select {
+	case <-b.block:
+	case <-ctx.Done():
+	}
+}

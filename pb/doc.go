@@ -1,0 +1,66 @@
+// Package pb is Twisted's Perspective Broker in Go: remote objects over
+// banana and jelly, wire-compatible with Twisted 22.4 in both roles.
+//
+// # Connections
+//
+// A [Server] accepts connections and gives each its own [Broker] and its
+// own root object: Config.Root is called once per connection, or, with
+// Config.Portal, the root is the cred login root. [Dial] connects a
+// client; [Broker.Root] is the server's root, and [Broker.Login] logs in
+// with a cred.Credentials. TLS is Config.TLS on both sides ([ServerTLS],
+// [ClientTLSCA], [ClientTLSPinned]).
+//
+// # Objects
+//
+// Values travel by copy (jelly's types and registered Copyables) or by
+// reference. A struct that embeds [Referenceable] travels by reference:
+// the peer gets a [RemoteReference] whose calls run the struct's methods
+// named Remote<Name>. A struct that embeds [Viewable] gives each
+// perspective its own reference, and its View<Name> methods receive the
+// calling perspective. A realm's avatar is called through its
+// Perspective<Name> methods. [Cacheable] values are copied once per
+// connection and updated through an [Observer]; the receiving side
+// registers a [RemoteCache] constructor in Config.Caches and gets
+// Observe<Name> calls. A reference sent back to its owner arrives as the
+// original object. Method binding, keyword arguments and defaults are
+// described on the Remote methods section in method.go; an object may
+// also implement [Dispatcher] to handle calls itself.
+//
+// # The call model
+//
+// Each connection has one reader goroutine and one writer goroutine;
+// user code never runs on either, and never under a broker lock.
+//
+//   - Incoming calls start in the order they arrive, per target object:
+//     a second call to the same object starts when the first returns.
+//     Calls to different objects run concurrently. A handler may block,
+//     for example while it calls back into the peer, without stalling
+//     the connection. A handler that does not need the ordering calls
+//     [Go](ctx) to let the next call to its object start at once.
+//   - A handler's context ends when the connection ends.
+//   - [RemoteReference.CallRemote] blocks until the answer, the end of
+//     ctx, or the end of the connection. PB has no cancel message: when
+//     ctx ends first, the late answer is dropped.
+//   - When the connection ends, pending calls fail with a
+//     [ConnectionLostError] (errors.Is ErrConnectionLost), every
+//     RemoteReference from it dies, and every avatar logs out exactly
+//     once.
+//
+// # Errors
+//
+// A handler's [*Error] reaches a Python caller as that Python exception
+// type (for example [ValueError] gives builtins.ValueError); other errors
+// as twisted.spread.pb.Error. A handler panic becomes a RuntimeError for
+// the caller and is logged; the connection lives on. The peer's failures
+// arrive as [*RemoteError] with type, value and traceback. Protocol
+// violations close the connection with a [*ProtocolError]; unknown
+// methods, dead or forged ids and bad arguments only fail the call.
+//
+// # Limits
+//
+// Every connection is bounded: banana's size, depth and expression
+// limits, Config.MaxRefs exported objects (Twisted's 1024),
+// Config.MaxImports proxies, Config.MaxCallsInFlight incoming calls, and
+// Config.MaxQueuedBytes of output waiting for a peer that does not read
+// (that peer is disconnected and logged).
+package pb

@@ -1,0 +1,67 @@
+package pb
+
+import "context"
+
+// Test hooks. This file is compiled only into pb's own tests.
+
+// SetChallenge replaces the CSPRNG login challenge of servers built
+// from c (the replay tests feed Twisted's recorded challenge).
+func SetChallenge(c *Config, f func() []byte) { c.challenge = f }
+
+// ExportCount returns how many objects b currently exports.
+func ExportCount(b *Broker) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.exports)
+}
+
+// ExportRefs returns the reference count b holds for obj, or 0 when
+// obj is not exported. For a Viewable, obj is the Viewable itself and
+// the counts of all its view points are summed.
+func ExportRefs(b *Broker, obj any) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, e := range b.exports {
+		switch o := e.obj.(type) {
+		case *viewPoint:
+			if o.view == obj {
+				n += e.refs
+			}
+		case *avatarRef:
+			if o.avatar == obj {
+				n += e.refs
+			}
+		default:
+			if o == obj {
+				n += e.refs
+			}
+		}
+	}
+	return n
+}
+
+// ImportCount returns how many peer objects b holds proxies for.
+func ImportCount(b *Broker) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.imports)
+}
+
+// PendingCount returns how many outgoing calls wait for an answer.
+func PendingCount(b *Broker) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending)
+}
+
+// Abandoned returns how many answers b dropped because their caller
+// had given up.
+func Abandoned(b *Broker) int64 { return b.abandoned.Load() }
+
+// CallByReflection runs c on recv's methods named prefix+Method, as the
+// broker does for objects that are not Dispatchers. Test Dispatchers use
+// it as their fallback.
+func CallByReflection(ctx context.Context, recv any, prefix string, c *Call) (any, error) {
+	return callMethod(ctx, recv, prefix, c, false)
+}

@@ -1,0 +1,360 @@
+package pb
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Remote methods are found by name: a peer's call "joinGroup" on an
+// avatar runs the Go method PerspectiveJoinGroup, on a Referenceable
+// RemoteJoinGroup, on a Viewable ViewJoinGroup, on a RemoteCache
+// ObserveJoinGroup. Only methods with those prefixes can be called.
+//
+// A method may take, in order: a context.Context; for View methods the
+// calling perspective; then either positional parameters (the last may
+// be variadic) or one struct whose fields carry `pb:"name"` tags, which
+// also accepts keyword arguments and defaults:
+//
+//	type JoinArgs struct {
+//		Group         string `pb:"groupname"`
+//		AllowMattress bool   `pb:"allowMattress,default=true"`
+//	}
+//
+// It returns nothing, a value, an error, or a value and an error.
+
+var errorType = reflect.TypeOf((*error)(nil)).Elem()
+var contextType = reflect.TypeOf((*context.Context)(nil)).Elem()
+
+type methodInfo struct {
+	fn         reflect.Value // the method, receiver bound per call
+	index      int
+	hasCtx     bool
+	hasPersp   bool
+	persp      reflect.Type
+	params     []reflect.Type // positional parameters
+	variadic   bool
+	argsStruct reflect.Type // non-nil in struct mode
+	fields     []argField
+	nout       int
+	errLast    bool
+	err        error // a declaration problem, reported to the caller
+}
+
+type argField struct {
+	name     string
+	index    int
+	required bool
+	def      reflect.Value
+}
+
+type methodKey struct {
+	t    reflect.Type
+	name string
+}
+
+var methodCache sync.Map // methodKey -> *methodInfo (or nil when absent)
+
+func goMethodName(prefix, name string) string {
+	r, n := utf8.DecodeRuneInString(name)
+	if r == utf8.RuneError || n == 0 {
+		return ""
+	}
+	return prefix + string(unicode.ToUpper(r)) + name[n:]
+}
+
+func lookupMethod(t reflect.Type, goName string, view bool) *methodInfo {
+	k := methodKey{t, goName}
+	if mi, ok := methodCache.Load(k); ok {
+		return mi.(*methodInfo)
+	}
+	m, ok := t.MethodByName(goName)
+	var mi *methodInfo
+	if ok {
+		mi = analyze(m, view)
+	}
+	methodCache.Store(k, mi)
+	return mi
+}
+
+func analyze(m reflect.Method, view bool) *methodInfo {
+	mt := m.Type
+	mi := &methodInfo{index: m.Index}
+	in := 1 // skip the receiver
+	if in < mt.NumIn() && mt.In(in) == contextType {
+		mi.hasCtx = true
+		in++
+	}
+	if view {
+		if in >= mt.NumIn() {
+			mi.err = fmt.Errorf("pb: %s must take the perspective as a parameter", m.Name)
+			return mi
+		}
+		mi.hasPersp = true
+		mi.persp = mt.In(in)
+		in++
+	}
+	for ; in < mt.NumIn(); in++ {
+		mi.params = append(mi.params, mt.In(in))
+	}
+	mi.variadic = mt.IsVariadic()
+	if len(mi.params) == 1 && !mi.variadic && isArgsStruct(mi.params[0]) {
+		mi.argsStruct = mi.params[0]
+		mi.fields, mi.err = argFields(mi.argsStruct)
+	}
+	mi.nout = mt.NumOut()
+	switch {
+	case mi.nout > 2:
+		mi.err = fmt.Errorf("pb: %s returns %d values; at most a value and an error", m.Name, mi.nout)
+	case mi.nout == 2 && mt.Out(1) != errorType:
+		mi.err = fmt.Errorf("pb: %s: the second result must be an error", m.Name)
+	case mi.nout >= 1 && mt.Out(mi.nout-1) == errorType:
+		mi.errLast = true
+	}
+	return mi
+}
+
+func isArgsStruct(t reflect.Type) bool {
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		if _, ok := t.Field(i).Tag.Lookup("pb"); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func argFields(t reflect.Type) ([]argField, error) {
+	var out []argField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("pb")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" {
+			r, n := utf8.DecodeRuneInString(f.Name)
+			name = string(unicode.ToLower(r)) + f.Name[n:]
+		}
+		af := argField{name: name, index: i, required: true}
+		if def, ok := strings.CutPrefix(opts, "default="); ok {
+			v, err := parseDefault(def, f.Type)
+			if err != nil {
+				return nil, fmt.Errorf("pb: field %s: bad default %q: %v", f.Name, def, err)
+			}
+			af.def, af.required = v, false
+		}
+		out = append(out, af)
+	}
+	return out, nil
+}
+
+func parseDefault(s string, t reflect.Type) (reflect.Value, error) {
+	var v any
+	var err error
+	switch t.Kind() {
+	case reflect.String:
+		v = s
+	case reflect.Bool:
+		v, err = strconv.ParseBool(s)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v, err = strconv.ParseInt(s, 10, 64)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v, err = strconv.ParseInt(s, 10, 64)
+	case reflect.Float32, reflect.Float64:
+		v, err = strconv.ParseFloat(s, 64)
+	case reflect.Interface:
+		switch s {
+		case "None":
+			v = nil
+		case "True":
+			v = true
+		case "False":
+			v = false
+		default:
+			if n, e := strconv.ParseInt(s, 10, 64); e == nil {
+				v = n
+			} else {
+				v = s
+			}
+		}
+	default:
+		if s == "None" {
+			return reflect.Zero(t), nil
+		}
+		return reflect.Value{}, fmt.Errorf("no default syntax for %s", t)
+	}
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	return convert(v, t)
+}
+
+// callMethod runs recv's method for c.
+func callMethod(ctx context.Context, recv any, prefix string, c *Call, view bool) (any, error) {
+	rv := reflect.ValueOf(recv)
+	goName := goMethodName(prefix, c.Method)
+	var mi *methodInfo
+	if goName != "" {
+		mi = lookupMethod(rv.Type(), goName, view)
+	}
+	if mi == nil {
+		return nil, noMethod(recv, prefix, c.Method)
+	}
+	if mi.err != nil {
+		return nil, mi.err
+	}
+	in := make([]reflect.Value, 0, 2+len(mi.params))
+	if mi.hasCtx {
+		in = append(in, reflect.ValueOf(ctx))
+	}
+	if mi.hasPersp {
+		pv, err := convert(c.Perspective, mi.persp)
+		if err != nil {
+			return nil, TypeError(fmt.Sprintf("%s(): the calling perspective does not fit: %v", c.Method, err))
+		}
+		in = append(in, pv)
+	}
+	var err error
+	if mi.argsStruct != nil {
+		in, err = bindStruct(in, mi, c)
+	} else {
+		in, err = bindPositional(in, mi, c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := rv.Method(mi.index).Call(in)
+	switch {
+	case mi.nout == 0:
+		return nil, nil
+	case mi.nout == 1 && mi.errLast:
+		if e := out[0].Interface(); e != nil {
+			return nil, e.(error)
+		}
+		return nil, nil
+	case mi.nout == 1:
+		return out[0].Interface(), nil
+	}
+	if e := out[1].Interface(); e != nil {
+		return nil, e.(error)
+	}
+	return out[0].Interface(), nil
+}
+
+func noMethod(recv any, prefix, name string) error {
+	cls := reflect.TypeOf(recv).String()
+	cls = strings.TrimPrefix(cls, "*")
+	if i := strings.LastIndexByte(cls, '.'); i >= 0 {
+		cls = cls[i+1:]
+	}
+	py := strings.ToLower(prefix) + "_" + name
+	if prefix == "Remote" {
+		return &Error{Type: pyNoSuchMethod, Message: "No such method: " + py}
+	}
+	return &Error{Type: pyAttributeError, Message: fmt.Sprintf("'%s' object has no attribute '%s'", cls, py)}
+}
+
+func bindPositional(in []reflect.Value, mi *methodInfo, c *Call) ([]reflect.Value, error) {
+	if c.Kwargs != nil && c.Kwargs.Len() > 0 {
+		for _, it := range c.Kwargs.Items() {
+			return nil, TypeError(fmt.Sprintf("%s() got an unexpected keyword argument %s", c.Method, pyRepr(it.Key)))
+		}
+	}
+	fixed := len(mi.params)
+	if mi.variadic {
+		fixed--
+	}
+	n := len(c.Args)
+	if n < fixed || (!mi.variadic && n > fixed) {
+		want := strconv.Itoa(fixed)
+		if mi.variadic {
+			want = "at least " + want
+		}
+		return nil, TypeError(fmt.Sprintf("%s() takes %s positional arguments but %d were given", c.Method, want, n))
+	}
+	for i := 0; i < fixed; i++ {
+		v, err := convert(c.Args[i], mi.params[i])
+		if err != nil {
+			return nil, TypeError(fmt.Sprintf("%s() argument %d: %v", c.Method, i+1, err))
+		}
+		in = append(in, v)
+	}
+	if mi.variadic {
+		et := mi.params[fixed].Elem()
+		for i := fixed; i < n; i++ {
+			v, err := convert(c.Args[i], et)
+			if err != nil {
+				return nil, TypeError(fmt.Sprintf("%s() argument %d: %v", c.Method, i+1, err))
+			}
+			in = append(in, v)
+		}
+	}
+	return in, nil
+}
+
+func bindStruct(in []reflect.Value, mi *methodInfo, c *Call) ([]reflect.Value, error) {
+	sv := reflect.New(mi.argsStruct).Elem()
+	if len(c.Args) > len(mi.fields) {
+		return nil, TypeError(fmt.Sprintf("%s() takes %d positional arguments but %d were given", c.Method, len(mi.fields), len(c.Args)))
+	}
+	set := make([]bool, len(mi.fields))
+	for i, a := range c.Args {
+		f := mi.fields[i]
+		v, err := convert(a, sv.Field(f.index).Type())
+		if err != nil {
+			return nil, TypeError(fmt.Sprintf("%s() argument '%s': %v", c.Method, f.name, err))
+		}
+		sv.Field(f.index).Set(v)
+		set[i] = true
+	}
+	if c.Kwargs != nil {
+		for _, it := range c.Kwargs.Items() {
+			key, ok := it.Key.(string)
+			if !ok {
+				return nil, TypeError(fmt.Sprintf("%s() keywords must be strings", c.Method))
+			}
+			j := -1
+			for i, f := range mi.fields {
+				if f.name == key {
+					j = i
+					break
+				}
+			}
+			if j < 0 {
+				return nil, TypeError(fmt.Sprintf("%s() got an unexpected keyword argument '%s'", c.Method, key))
+			}
+			if set[j] {
+				return nil, TypeError(fmt.Sprintf("%s() got multiple values for argument '%s'", c.Method, key))
+			}
+			f := mi.fields[j]
+			v, err := convert(it.Value, sv.Field(f.index).Type())
+			if err != nil {
+				return nil, TypeError(fmt.Sprintf("%s() argument '%s': %v", c.Method, key, err))
+			}
+			sv.Field(f.index).Set(v)
+			set[j] = true
+		}
+	}
+	for i, f := range mi.fields {
+		if set[i] {
+			continue
+		}
+		if f.required {
+			return nil, TypeError(fmt.Sprintf("%s() missing required argument: '%s'", c.Method, f.name))
+		}
+		sv.Field(f.index).Set(f.def)
+	}
+	return append(in, sv), nil
+}

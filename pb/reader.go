@@ -1,0 +1,164 @@
+package pb
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gospread/spread/banana"
+)
+
+// readBufSize is the read buffer of one connection. Banana decodes
+// incrementally, so a small buffer costs only extra reads.
+const readBufSize = 4 << 10
+
+// start launches the reader and writer goroutines and, for a server,
+// sends the dialect offer.
+func (b *Broker) start() {
+	go b.w.run()
+	if b.isServer {
+		b.w.sendRaw(banana.AppendOffer(nil, b.cfg.Dialects...))
+	}
+	go b.readLoop()
+}
+
+func (b *Broker) readLoop() {
+	buf := make([]byte, readBufSize)
+	b.conn.SetReadDeadline(time.Now().Add(b.cfg.HandshakeTimeout))
+	for {
+		n, err := b.conn.Read(buf)
+		if n > 0 {
+			if ferr := b.dec.Feed(buf[:n], b.expression); ferr != nil {
+				var pe *ProtocolError
+				if !errors.As(ferr, &pe) {
+					ferr = protoErr(ferr, "bad input")
+				}
+				b.cfg.log.Warn("pb: closing connection", "peer", b.conn.RemoteAddr().String(), "err", ferr)
+				b.shutdown(ferr)
+				return
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				err = io.EOF
+			}
+			select {
+			case <-b.ready:
+			default:
+				// Say what did not happen: a plaintext client of a TLS
+				// server (or a non-PB peer) otherwise sees a bare
+				// "i/o timeout".
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					err = protoErr(err, "no PB dialect negotiation within %v (is the peer a PB server, and does it expect TLS?)", b.cfg.HandshakeTimeout)
+				}
+			}
+			b.shutdown(err)
+			return
+		}
+	}
+}
+
+// expression handles one top-level banana expression. It runs on the
+// reader goroutine and never runs user code.
+func (b *Broker) expression(v any) error {
+	select {
+	case <-b.ready:
+	default:
+		return b.negotiate(v)
+	}
+	l, ok := v.([]any)
+	if !ok || len(l) == 0 {
+		return protoErr(nil, "top-level expression is not a non-empty list")
+	}
+	verb, ok := l[0].([]byte)
+	if !ok {
+		return protoErr(nil, "verb is not a byte string")
+	}
+	switch string(verb) {
+	case verbVersion:
+		if len(l) != 2 {
+			return protoErr(nil, "version: %d fields", len(l))
+		}
+		if n, ok := l[1].(int64); !ok || n != protocolVersion {
+			return protoErr(nil, "version mismatch: peer speaks %v, we speak %d", l[1], protocolVersion)
+		}
+		return nil
+	case verbMessage, verbCacheMessage:
+		if len(l) != 7 {
+			return protoErr(nil, "%s: %d fields, want 7", verb, len(l))
+		}
+		return b.incomingCall(l, string(verb) == verbCacheMessage)
+	case verbAnswer, verbError:
+		if len(l) != 3 {
+			return protoErr(nil, "%s: %d fields, want 3", verb, len(l))
+		}
+		return b.reply(l, string(verb) == verbError)
+	case verbDecref:
+		if len(l) != 2 {
+			return protoErr(nil, "decref: %d fields", len(l))
+		}
+		b.decref(l[1])
+		return nil
+	case verbDecache:
+		if len(l) != 2 {
+			return protoErr(nil, "decache: %d fields", len(l))
+		}
+		b.decache(l[1])
+		return nil
+	case verbUncache:
+		if len(l) != 2 {
+			return protoErr(nil, "uncache: %d fields", len(l))
+		}
+		b.uncache(l[1])
+		return nil
+	case verbDidNotUnderstand:
+		b.cfg.log.Warn("pb: peer did not understand", "peer", b.conn.RemoteAddr().String(), "what", fmt.Sprint(l[1:]))
+		return nil
+	}
+	return protoErr(nil, "unknown verb %q", sanitize(verb))
+}
+
+// negotiate handles the dialect exchange: the server reads the client's
+// choice, the client reads the server's offer.
+func (b *Broker) negotiate(v any) error {
+	var d banana.Dialect
+	var err error
+	if b.isServer {
+		d, err = banana.AcceptChoice(v, b.cfg.Dialects...)
+		if err != nil {
+			return protoErr(err, "dialect negotiation")
+		}
+		b.settle(d)
+	} else {
+		d, err = banana.ChooseDialect(v, b.cfg.Dialects...)
+		if err != nil {
+			return protoErr(err, "dialect negotiation")
+		}
+		b.w.sendRaw(banana.AppendChoice(nil, d))
+		b.settle(d)
+	}
+	return b.w.send([]any{verbVersion, int64(protocolVersion)})
+}
+
+func (b *Broker) settle(d banana.Dialect) {
+	b.dialect = d
+	b.dec.SetDialect(d)
+	b.w.setDialect(d)
+	b.conn.SetReadDeadline(time.Time{})
+	b.readyOnce.Do(func() { close(b.ready) })
+}
+
+// sanitize shortens and cleans peer-supplied text for logs and errors.
+func sanitize(p []byte) string {
+	if len(p) > 64 {
+		p = p[:64]
+	}
+	if !utf8.Valid(p) {
+		return fmt.Sprintf("%x", p)
+	}
+	return string(p)
+}

@@ -1,0 +1,443 @@
+package pb
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/gospread/spread/jelly"
+)
+
+// export is an object this side has handed to the peer on this
+// connection.
+type export struct {
+	id       int64
+	obj      any // Referenceable, *viewPoint, *avatarRef, or Cacheable
+	key      any
+	refs     int
+	cache    Cacheable // non-nil for a Cacheable
+	observer *Observer
+}
+
+// heldCache is a peer's Cacheable that this side mirrors.
+type heldCache struct {
+	obj RemoteCache
+}
+
+// refs implements jelly.Refs for one jelly call: perspective is who the
+// value is being serialized for (for Viewables and per-user state).
+type refs struct {
+	b           *Broker
+	perspective any
+	made        []int64 // exports counted by this call, for rollback
+}
+
+var _ jelly.Refs = (*refs)(nil)
+
+func (b *Broker) jellyOptions(perspective any) *jelly.Options {
+	return &jelly.Options{Registry: b.registry(), Refs: &refs{b: b, perspective: perspective}}
+}
+
+// outgoing returns jelly options for values to send, and the refs hook
+// that records what they export. If the values are then not sent (a
+// later jelly or banana error), call rollback: the peer never learns
+// those ids and could never release them.
+func (b *Broker) outgoing(perspective any) (*jelly.Options, *refs) {
+	r := &refs{b: b, perspective: perspective}
+	return &jelly.Options{Registry: b.registry(), Refs: r}, r
+}
+
+// rollback undoes the reference counts this hook added. Objects whose
+// count drops to zero are forgotten without telling the peer; an avatar
+// logs out, a Cacheable stops observing.
+func (r *refs) rollback() {
+	ids := r.made
+	r.made = nil
+	b := r.b
+	for _, id := range ids {
+		b.mu.Lock()
+		e := b.exports[id]
+		if e == nil {
+			b.mu.Unlock()
+			continue
+		}
+		e.refs--
+		if e.refs > 0 {
+			b.mu.Unlock()
+			continue
+		}
+		delete(b.exports, id)
+		delete(b.exportIDs, e.key)
+		a, isAvatar := e.obj.(*avatarRef)
+		if isAvatar {
+			delete(b.avatars, a)
+		}
+		b.mu.Unlock()
+		switch {
+		case isAvatar:
+			go a.runLogout()
+		case e.cache != nil && e.observer != nil:
+			go e.cache.StoppedObserving(e.observer.perspective, e.observer)
+		}
+	}
+}
+
+// IsRefTag reports whether tag is a registered Cacheable's tag.
+func (r *refs) IsRefTag(tag string) bool {
+	_, ok := r.b.cfg.Caches[tag]
+	return ok
+}
+
+// MarshalRef puts broker-level objects on the wire.
+func (r *refs) MarshalRef(m *jelly.Marshaler, v any) (any, bool, error) {
+	b := r.b
+	switch x := v.(type) {
+	case *RemoteReference:
+		if x.b != b {
+			return nil, true, fmt.Errorf("pb: a reference from one connection cannot be sent on another")
+		}
+		if x.root {
+			return nil, true, fmt.Errorf("pb: the peer's root cannot be sent back")
+		}
+		return []any{"local", x.id}, true, nil
+	case *avatarRef:
+		id, err := b.exportObject(x, x, nil, nil)
+		if err != nil {
+			return nil, true, err
+		}
+		r.made = append(r.made, id)
+		return []any{"remote", id}, true, nil
+	case Cacheable:
+		return r.marshalCacheable(m, x)
+	case CopyableFor:
+		state, err := m.Marshal(x.JellyStateFor(r.perspective))
+		if err != nil {
+			return nil, true, err
+		}
+		return []any{x.JellyType(), state}, true, nil
+	}
+	if b.isHeldCache(v) {
+		b.mu.Lock()
+		id := b.cacheIDs[v]
+		b.mu.Unlock()
+		return []any{"lcache", id}, true, nil
+	}
+	f, ok := v.(flavored)
+	if !ok {
+		return nil, false, nil
+	}
+	if err := mustBePointer(v); err != nil {
+		return nil, true, err
+	}
+	switch f.pbFlavor() {
+	case flavorViewable:
+		vp := viewKey{perspective: r.perspective, view: v}
+		id, err := b.exportObject(vp, nil, nil, func() any { return &viewPoint{perspective: r.perspective, view: v} })
+		if err != nil {
+			return nil, true, err
+		}
+		r.made = append(r.made, id)
+		return []any{"remote", id}, true, nil
+	case flavorReferenceable:
+		id, err := b.exportObject(v, v, nil, nil)
+		if err != nil {
+			return nil, true, err
+		}
+		r.made = append(r.made, id)
+		return []any{"remote", id}, true, nil
+	}
+	return nil, false, nil
+}
+
+type viewKey struct {
+	perspective any
+	view        any
+}
+
+func mustBePointer(v any) error {
+	if reflect.TypeOf(v).Kind() != reflect.Pointer {
+		return fmt.Errorf("pb: %T travels by reference and must be passed as a pointer", v)
+	}
+	return nil
+}
+
+// exportObject registers obj (or the object make builds) under key, or
+// finds it, and counts one more reference. It returns the id.
+func (b *Broker) exportObject(key, obj any, c Cacheable, make func() any) (int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, ErrClosed
+	}
+	if id, ok := b.exportIDs[key]; ok {
+		b.exports[id].refs++
+		return id, nil
+	}
+	if len(b.exports) >= b.cfg.MaxRefs {
+		return 0, &Error{Type: pyPBError, Message: "Maximum PB reference count exceeded."}
+	}
+	if obj == nil {
+		obj = make()
+	}
+	b.nextLUID++
+	id := b.nextLUID
+	e := &export{id: id, obj: obj, key: key, refs: 1, cache: c}
+	b.exports[id] = e
+	b.exportIDs[key] = id
+	if a, ok := obj.(*avatarRef); ok {
+		b.avatars[a] = struct{}{}
+	}
+	return id, nil
+}
+
+func (r *refs) marshalCacheable(m *jelly.Marshaler, c Cacheable) (any, bool, error) {
+	b := r.b
+	if err := mustBePointer(c); err != nil {
+		return nil, true, err
+	}
+	b.mu.Lock()
+	id, known := b.exportIDs[c]
+	if known {
+		b.exports[id].refs++
+		b.mu.Unlock()
+		r.made = append(r.made, id)
+		return []any{"cached", id}, true, nil
+	}
+	b.mu.Unlock()
+	id, err := b.exportObject(c, c, c, nil)
+	if err != nil {
+		return nil, true, err
+	}
+	r.made = append(r.made, id)
+	obs := &Observer{b: b, id: id, perspective: r.perspective}
+	b.mu.Lock()
+	if e := b.exports[id]; e != nil {
+		e.observer = obs
+	}
+	b.mu.Unlock()
+	state, err := m.Marshal(c.CacheState(r.perspective, obs))
+	if err != nil {
+		return nil, true, err
+	}
+	return []any{c.JellyType(), id, state}, true, nil
+}
+
+// UnmarshalRef builds proxies for references received from the peer.
+func (r *refs) UnmarshalRef(u *jelly.Unmarshaler, tag string, sexp []any) (any, error) {
+	b := r.b
+	switch tag {
+	case "remote":
+		id, err := refID(sexp)
+		if err != nil {
+			return nil, err
+		}
+		return b.importRef(id)
+	case "local":
+		id, err := refID(sexp)
+		if err != nil {
+			return nil, err
+		}
+		b.mu.Lock()
+		e := b.exports[id]
+		b.mu.Unlock()
+		if e == nil {
+			return nil, nil // Twisted gives None for an unknown id
+		}
+		// A reference sent home arrives as the original object: the
+		// Viewable behind a view point, the realm's avatar.
+		switch o := e.obj.(type) {
+		case *viewPoint:
+			return o.view, nil
+		case *avatarRef:
+			return o.avatar, nil
+		}
+		return e.obj, nil
+	case "cached":
+		id, err := refID(sexp)
+		if err != nil {
+			return nil, err
+		}
+		b.mu.Lock()
+		h := b.caches[id]
+		b.mu.Unlock()
+		if h == nil {
+			return nil, fmt.Errorf("pb: cached: unknown cache id %d", id)
+		}
+		// One decache is owed per occurrence; this side keeps one.
+		b.w.send([]any{verbDecache, id})
+		return h.obj, nil
+	case "lcache":
+		id, err := refID(sexp)
+		if err != nil {
+			return nil, err
+		}
+		b.mu.Lock()
+		e := b.exports[id]
+		b.mu.Unlock()
+		if e == nil || e.cache == nil {
+			return nil, nil
+		}
+		return e.obj, nil
+	}
+	mk, ok := b.cfg.Caches[tag]
+	if !ok {
+		return nil, &jelly.InsecureError{Tag: tag}
+	}
+	if len(sexp) != 3 {
+		return nil, fmt.Errorf("pb: cacheable %q: %d elements, want 3", tag, len(sexp))
+	}
+	id, ok := sexp[1].(int64)
+	if !ok {
+		return nil, fmt.Errorf("pb: cacheable %q: id is not an int", tag)
+	}
+	state, err := u.Unmarshal(sexp[2])
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	if h := b.caches[id]; h != nil {
+		b.mu.Unlock()
+		b.w.send([]any{verbDecache, id})
+		return h.obj, h.obj.SetCacheState(state)
+	}
+	if len(b.caches)+len(b.imports) >= b.cfg.MaxImports {
+		b.mu.Unlock()
+		return nil, protoErr(nil, "peer sent more than %d references", b.cfg.MaxImports)
+	}
+	obj := mk()
+	b.caches[id] = &heldCache{obj: obj}
+	b.cacheIDs[obj] = id
+	b.mu.Unlock()
+	if err := obj.SetCacheState(state); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+func refID(sexp []any) (int64, error) {
+	if len(sexp) != 2 {
+		return 0, fmt.Errorf("pb: %s: %d elements, want 2", sexp[0], len(sexp))
+	}
+	id, ok := sexp[1].(int64)
+	if !ok {
+		return 0, fmt.Errorf("pb: reference id is not an int")
+	}
+	return id, nil
+}
+
+func (b *Broker) isHeldCache(v any) bool {
+	if v == nil || reflect.TypeOf(v).Kind() != reflect.Pointer {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.cacheIDs[v]
+	return ok
+}
+
+// importRef returns the proxy for the peer's object id. Every
+// occurrence obliges one decref; a proxy already held answers the extra
+// occurrence with a decref at once, so the peer's count stays at one per
+// live proxy.
+func (b *Broker) importRef(id int64) (*RemoteReference, error) {
+	b.mu.Lock()
+	if r := b.imports[id]; r != nil {
+		b.mu.Unlock()
+		b.w.send([]any{verbDecref, id})
+		return r, nil
+	}
+	if len(b.imports)+len(b.caches) >= b.cfg.MaxImports {
+		b.mu.Unlock()
+		return nil, protoErr(nil, "peer sent more than %d references", b.cfg.MaxImports)
+	}
+	r := &RemoteReference{b: b, id: id}
+	b.imports[id] = r
+	b.mu.Unlock()
+	return r, nil
+}
+
+// decref handles the peer releasing one reference to an export.
+func (b *Broker) decref(idv any) {
+	id, ok := idv.(int64)
+	if !ok {
+		b.cfg.log.Warn("pb: decref of a non-int id ignored", "peer", b.conn.RemoteAddr().String())
+		return
+	}
+	b.mu.Lock()
+	e := b.exports[id]
+	if e == nil || e.cache != nil {
+		b.mu.Unlock()
+		b.cfg.log.Warn("pb: decref of unknown id ignored", "peer", b.conn.RemoteAddr().String(), "id", id)
+		return
+	}
+	e.refs--
+	if e.refs > 0 {
+		b.mu.Unlock()
+		return
+	}
+	delete(b.exports, id)
+	delete(b.exportIDs, e.key)
+	a, isAvatar := e.obj.(*avatarRef)
+	if isAvatar {
+		delete(b.avatars, a)
+	}
+	b.mu.Unlock()
+	if isAvatar {
+		go a.runLogout()
+	}
+}
+
+// decache handles the peer releasing one copy of a Cacheable.
+func (b *Broker) decache(idv any) {
+	id, _ := idv.(int64)
+	b.mu.Lock()
+	e := b.exports[id]
+	if e == nil || e.cache == nil {
+		b.mu.Unlock()
+		b.cfg.log.Warn("pb: decache of unknown id ignored", "peer", b.conn.RemoteAddr().String(), "id", id)
+		return
+	}
+	e.refs--
+	if e.refs > 0 {
+		b.mu.Unlock()
+		return
+	}
+	delete(b.exports, id)
+	delete(b.exportIDs, e.key)
+	b.mu.Unlock()
+	b.w.send([]any{verbUncache, id})
+	go e.cache.StoppedObserving(e.observer.perspective, e.observer)
+}
+
+// uncache handles the peer forgetting a Cacheable this side mirrors.
+func (b *Broker) uncache(idv any) {
+	id, _ := idv.(int64)
+	b.mu.Lock()
+	h := b.caches[id]
+	if h != nil {
+		delete(b.caches, id)
+		delete(b.cacheIDs, h.obj)
+	}
+	b.mu.Unlock()
+	if h == nil {
+		b.cfg.log.Warn("pb: uncache of unknown id ignored", "peer", b.conn.RemoteAddr().String(), "id", id)
+	}
+}
+
+// ReleaseCache tells the peer this side no longer needs the RemoteCache
+// rc. The peer answers with uncache once every copy is released.
+func (b *Broker) ReleaseCache(rc RemoteCache) error {
+	b.mu.Lock()
+	id, ok := b.cacheIDs[rc]
+	b.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("pb: ReleaseCache: not a cache held on this connection")
+	}
+	return b.w.send([]any{verbDecache, id})
+}
+
+func (b *Broker) registry() *jelly.Registry {
+	if b.cfg.Registry != nil {
+		return b.cfg.Registry
+	}
+	return defaultRegistry
+}
