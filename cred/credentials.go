@@ -2,6 +2,7 @@ package cred
 
 import (
 	"crypto/md5"
+	"crypto/sha256"
 	"crypto/subtle"
 )
 
@@ -52,9 +53,11 @@ func (c *UsernamePassword) Kind() Kind { return KindPassword }
 func (c *UsernamePassword) User() string { return c.Username }
 
 // CheckPassword compares password with the one presented, in constant
-// time.
+// time. It compares SHA-256 digests, so that not even the length of the
+// stored password shows in the timing.
 func (c *UsernamePassword) CheckPassword(password []byte) bool {
-	return subtle.ConstantTimeCompare(c.Password, password) == 1
+	a, b := sha256.Sum256(c.Password), sha256.Sum256(password)
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 // String never shows the password.

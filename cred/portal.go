@@ -108,9 +108,10 @@ func (p *Portal) Accepts(k Kind) bool {
 
 // Login checks creds and asks the realm for the avatar. On success the
 // caller owns logout and must call it exactly once when the session
-// ends. Errors from checkers that are not already ErrUnauthorizedLogin
-// or context errors are returned wrapped, so that callers can log them;
-// callers must not show them to the client.
+// ends. Checker and realm errors are returned as they are: a refusal
+// matches ErrUnauthorizedLogin, anything else (a database down, say) is
+// for the server's log, and a protocol should show the client only a
+// generic refusal.
 func (p *Portal) Login(ctx context.Context, creds Credentials, mind any) (avatarID string, avatar any, logout func(), err error) {
 	if creds == nil {
 		return "", nil, nil, &UnhandledError{Kind: ""}
