@@ -234,6 +234,12 @@ func (d *Decoder) reserve(n int64) error {
 func (d *Decoder) got(v any, emit func(any) error) error {
 	for len(d.stack) > 0 {
 		top := &d.stack[len(d.stack)-1]
+		if len(top.items) == cap(top.items) {
+			// Grow by doubling, but never past the declared count.
+			grown := make([]any, len(top.items), min(top.want, 2*cap(top.items)))
+			copy(grown, top.items)
+			top.items = grown
+		}
 		top.items = append(top.items, v)
 		if len(top.items) < top.want {
 			return nil
