@@ -1,0 +1,128 @@
+package django
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gospread/spread/cred"
+)
+
+func isWord(r rune) bool {
+	return r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r)
+}
+
+// Kinds returns cred.KindPassword: a Store verifies plaintext passwords
+// against stored hashes and cannot answer an MD5 challenge.
+func (s *Store) Kinds() []cred.Kind { return []cred.Kind{cred.KindPassword} }
+
+// CheckCredentials implements cred.Checker for *cred.UsernamePassword. The avatar id is the username. Other
+// credentials give an error matching cred.ErrUnhandledCredentials; a
+// refusal gives one matching cred.ErrUnauthorizedLogin. See Check.
+func (s *Store) CheckCredentials(ctx context.Context, c cred.Credentials) (string, error) {
+	up, ok := c.(*cred.UsernamePassword)
+	if !ok || up == nil {
+		var k cred.Kind
+		if c != nil {
+			k = c.Kind()
+		}
+		return "", &cred.UnhandledError{Kind: k}
+	}
+	if err := s.Check(ctx, up.Username, up.Password); err != nil {
+		return "", err
+	}
+	return up.Username, nil
+}
+
+// Check applies the rules of Django's ModelBackend.authenticate:
+//
+//   - the username must match exactly (the column's own comparison; on
+//     SQLite and PostgreSQL that is case-sensitive);
+//   - the password must verify against the stored hash (see Verify);
+//   - the user must be active: an inactive user is refused even with the
+//     right password, after the password has been checked in full.
+//
+// An unknown user, an unusable password or a hash Spread cannot read
+// cost one pbkdf2_sha256 at Config.Iterations, as Django's dummy hash
+// does; a wrong password against an older, cheaper pbkdf2_sha256 hash is
+// topped up to the current count. So the time a refusal takes does not
+// tell which of these happened.
+//
+// On success (and only then: Django also re-hashes for an inactive
+// user who typed the right password, Spread does not) Check sets
+// last_login to now, and with Config.Rehash
+// replaces a hash Django would replace (MustUpdate) by a new
+// pbkdf2_sha256 one; both in one UPDATE. Nothing is written with
+// Config.ReadOnly.
+//
+// Check returns nil on success and an error matching
+// cred.ErrUnauthorizedLogin on refusal. Database failures are returned as
+// other errors (not matching it) so that callers can log them.
+func (s *Store) Check(ctx context.Context, username string, password []byte) error {
+	if !utf8.ValidString(username) || strings.ContainsRune(username, 0) {
+		// No such name can be stored (PostgreSQL would reject the query).
+		s.dummyHash()
+		return cred.ErrUnauthorizedLogin
+	}
+	var (
+		id      int64
+		encoded string
+		active  bool
+	)
+	err := s.db.QueryRowContext(ctx,
+		s.q(`SELECT "id", "password", "is_active" FROM `+s.table+` WHERE "username" = ?`),
+		username).Scan(&id, &encoded, &active)
+	if errors.Is(err, sql.ErrNoRows) {
+		s.dummyHash()
+		return cred.ErrUnauthorizedLogin
+	}
+	if err != nil {
+		return fmt.Errorf("django: look up user: %w", err)
+	}
+	if !IsUsable(encoded) {
+		s.dummyHash()
+		return cred.ErrUnauthorizedLogin
+	}
+	ok, verr := Verify(password, encoded)
+	if verr != nil {
+		// Unknown or unsupported format: Django also runs its dummy hash.
+		s.dummyHash()
+		return fmt.Errorf("%w (%v)", cred.ErrUnauthorizedLogin, verr)
+	}
+	mustUpdate := MustUpdate(encoded, s.cfg.Iterations)
+	if !ok {
+		if mustUpdate {
+			hardenRuntime(password, encoded, s.cfg.Iterations)
+		}
+		return cred.ErrUnauthorizedLogin
+	}
+	if !active {
+		return cred.ErrUnauthorizedLogin
+	}
+	if s.cfg.ReadOnly {
+		return nil
+	}
+	now := s.timeArg(time.Now())
+	if s.cfg.Rehash && mustUpdate {
+		// Replace the hash only if nobody changed it since we read it.
+		_, err = s.db.ExecContext(ctx, s.q(`UPDATE `+s.table+` SET "last_login" = ?, `+
+			`"password" = CASE WHEN "password" = ? THEN ? ELSE "password" END WHERE "id" = ?`),
+			now, encoded, MakePasswordIterations(password, s.cfg.Iterations), id)
+	} else {
+		_, err = s.db.ExecContext(ctx, s.q(`UPDATE `+s.table+` SET "last_login" = ? WHERE "id" = ?`), now, id)
+	}
+	if err != nil {
+		return fmt.Errorf("django: update last_login: %w", err)
+	}
+	return nil
+}
+
+// dummyHash spends what one default hash costs.
+func (s *Store) dummyHash() {
+	MakePasswordIterations([]byte(randomString(unusableSuffixLength)), s.cfg.Iterations)
+}

@@ -1,0 +1,73 @@
+package django_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/gospread/spread/cred"
+	"github.com/gospread/spread/cred/django"
+)
+
+func ExampleMakePassword() {
+	encoded := django.MakePassword([]byte("correct horse"))
+	ok, err := django.Verify([]byte("correct horse"), encoded)
+	fmt.Println(django.Identify(encoded), ok, err)
+	// Output: pbkdf2_sha256 true <nil>
+}
+
+func ExampleVerify() {
+	// Made by Django 3.2: make_password("bee", hasher=BCryptSHA256PasswordHasher with rounds=4)
+	// and make_password("ancient", salt="a1976", hasher="sha1").
+	for _, c := range []struct{ password, encoded string }{
+		{"bee", "bcrypt_sha256$$2b$04$VcogrUwoCttmT6w0ImxoseAGxdYpUnNWn4kFZbiD/LFs2LNBrMjyC"},
+		{"ancient", "sha1$a1976$99374e4cc8e821e037aaf0b67d86461d2e540cdf"},
+		{"wrong", "sha1$a1976$99374e4cc8e821e037aaf0b67d86461d2e540cdf"},
+		{"unix", "crypt$$eI25.B3e/cdG."},
+	} {
+		ok, err := django.Verify([]byte(c.password), c.encoded)
+		fmt.Println(django.Identify(c.encoded), ok, errors.Is(err, django.ErrUnsupported))
+	}
+	// Output:
+	// bcrypt_sha256 true false
+	// sha1 true false
+	// sha1 false false
+	// crypt false true
+}
+
+func ExampleOpen() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+
+	// A Django project's database works as it is; a new file gets the
+	// auth_user table Django would create.
+	store, err := django.Open(ctx, "sqlite:"+filepath.Join(dir, "db.sqlite3"), &django.Config{Rehash: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := store.EnsureSchema(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if err := store.AddUser(ctx, "alice", []byte("s3cret")); err != nil {
+		log.Fatal(err)
+	}
+
+	portal := cred.NewPortal(cred.RealmFunc(func(ctx context.Context, id string, mind any) (any, func(), error) {
+		return "avatar of " + id, nil, nil
+	}), store)
+	_, avatar, _, err := portal.Login(ctx, &cred.UsernamePassword{Username: "alice", Password: []byte("s3cret")}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(avatar)
+	_, _, _, err = portal.Login(ctx, &cred.UsernamePassword{Username: "alice", Password: []byte("guess")}, nil)
+	fmt.Println(errors.Is(err, cred.ErrUnauthorizedLogin))
+	// Output:
+	// avatar of alice
+	// true
+}
