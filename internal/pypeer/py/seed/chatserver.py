@@ -3,7 +3,7 @@ chatserver.py), adapted as a Spread test peer: the port comes from argv
 (default 8800, 0 picks one), `LISTENING <port>` is printed once the reactor
 runs, and the users are bytes, as Python 3 clients send them.
 
-Usage: /usr/bin/python3 -u chatserver.py [PORT]
+Usage: /usr/bin/python3 -u chatserver.py [[HOST:]PORT]
 """
 import sys
 
@@ -72,7 +72,9 @@ class Group(pb.Viewable):
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8800
+    arg = sys.argv[1] if len(sys.argv) > 1 else "8800"
+    host, _, port = arg.rpartition(":")
+    host, port = host or "127.0.0.1", int(port)
     realm = ChatRealm()
     realm.server = ChatServer()
     checker = checkers.InMemoryUsernamePasswordDatabaseDontUse()
@@ -80,7 +82,7 @@ def main():
     checker.addUser(b"bob", b"secret")
     checker.addUser(b"carol", b"fido")
     p = portal.Portal(realm, [checker])
-    listening = reactor.listenTCP(port, pb.PBServerFactory(p), interface="127.0.0.1")
+    listening = reactor.listenTCP(port, pb.PBServerFactory(p), interface=host)
 
     def announce():
         print("LISTENING %d" % listening.getHost().port, flush=True)

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gospread/spread/cred"
+	"github.com/gospread/spread/cred/django"
+	"github.com/gospread/spread/pb"
+)
+
+// dbFlags select a Django user database.
+type dbFlags struct {
+	dsn       string
+	userTable string
+	rehash    bool
+}
+
+func (d *dbFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.dsn, "db", "", "Django user database: sqlite:PATH or postgres://...")
+	fs.StringVar(&d.userTable, "user-table", "", "user table of a custom user model with auth_user's columns (default auth_user)")
+	fs.BoolVar(&d.rehash, "rehash", false, "re-hash passwords with the current default where Django would")
+}
+
+func (d *dbFlags) open(ctx context.Context) (*django.Store, error) {
+	return django.Open(ctx, d.dsn, &django.Config{UserTable: d.userTable, Rehash: d.rehash})
+}
+
+// attach opens the database, creating Django's schema if the table is
+// missing, and registers it as the password checker of portal.
+func (d *dbFlags) attach(portal *cred.Portal, log *slog.Logger) (func(), error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := d.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	created, err := st.EnsureSchema(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	portal.Register(st)
+	log.Info("chat: users from the Django database", "table", st.Config().UserTable, "created_schema", created,
+		"login", "password login over TLS or loopback; Twisted's challenge login cannot check Django hashes")
+	return func() { st.Close() }, nil
+}
+
+// tlsListener wraps ln with the config's TLS.
+func tlsListener(ln net.Listener, cfg *pb.Config) net.Listener {
+	return tls.NewListener(ln, cfg.TLS)
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gospread/spread/cred"
+	"github.com/gospread/spread/cred/django"
+)
+
+func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	usage := func() {
+		fmt.Fprintln(stderr, "usage: spread users add|passwd|del|list|check --db DSN [--password-file F] [NAME]")
+	}
+	if len(args) == 0 {
+		usage()
+		return 2
+	}
+	verb := args[0]
+	fs := flag.NewFlagSet("spread users "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var db dbFlags
+	db.register(fs)
+	pwFile := fs.String("password-file", "", "read the password from the first line of this file")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if db.dsn == "" {
+		fmt.Fprintln(stderr, "spread users: --db DSN is required")
+		return 2
+	}
+	name := fs.Arg(0)
+	if verb != "list" && name == "" {
+		usage()
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := db.open(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "spread users: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	if _, err := st.EnsureSchema(ctx); err != nil {
+		fmt.Fprintf(stderr, "spread users: %v\n", err)
+		return 1
+	}
+	password := func(confirm bool) ([]byte, bool) {
+		pw, err := readPassword(*pwFile, stdin, stderr, "Password for "+name+": ", confirm)
+		if err != nil {
+			fmt.Fprintf(stderr, "spread users: %v\n", err)
+			return nil, false
+		}
+		return pw, true
+	}
+	switch verb {
+	case "add":
+		pw, ok := password(true)
+		if !ok {
+			return 1
+		}
+		err = st.AddUser(ctx, name, pw)
+	case "passwd":
+		pw, ok := password(true)
+		if !ok {
+			return 1
+		}
+		err = st.SetPassword(ctx, name, pw)
+	case "del":
+		err = st.DeleteUser(ctx, name)
+	case "check":
+		pw, ok := password(false)
+		if !ok {
+			return 1
+		}
+		err = st.Check(ctx, name, pw)
+		if errors.Is(err, cred.ErrUnauthorizedLogin) {
+			fmt.Fprintf(stdout, "%s: password does not verify\n", name)
+			return 1
+		}
+		if err == nil {
+			fmt.Fprintf(stdout, "%s: password verifies\n", name)
+		}
+	case "list":
+		var users []django.User
+		users, err = st.ListUsers(ctx)
+		if err == nil {
+			printUsers(stdout, users)
+		}
+	default:
+		usage()
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "spread users %s: %v\n", verb, err)
+		return 1
+	}
+	switch verb {
+	case "add", "passwd", "del":
+		fmt.Fprintf(stderr, "spread users %s: %s done\n", verb, name)
+	}
+	return 0
+}
+
+func printUsers(w io.Writer, users []django.User) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tACTIVE\tLAST LOGIN\tALGORITHM")
+	for _, u := range users {
+		last := "never"
+		if u.LastLogin != nil {
+			last = u.LastLogin.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\n", u.Username, u.Active, last, u.Algorithm)
+	}
+	tw.Flush()
+}
+

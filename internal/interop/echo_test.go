@@ -1,0 +1,33 @@
+package interop
+
+import (
+	"net"
+	"testing"
+
+	"github.com/gospread/spread/internal/echo"
+	"github.com/gospread/spread/internal/pypeer"
+	"github.com/gospread/spread/pb"
+)
+
+// TestPythonClientAgainstGoEchoServer runs Twisted's client battery
+// (every value type, kwargs, errors, references, callbacks, Copyable
+// and Cacheable) against the Go echo service.
+func TestPythonClientAgainstGoEchoServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := pb.NewServer(echo.Config())
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	checks := pypeer.RunEchoClient(t, ln.Addr().String())
+	if len(checks) < 20 {
+		t.Fatalf("only %d checks ran", len(checks))
+	}
+	for _, c := range checks {
+		if !c.OK {
+			t.Errorf("%s: %s", c.Name, c.Detail)
+		}
+	}
+}
