@@ -120,4 +120,3 @@ func printUsers(w io.Writer, users []django.User) {
 	}
 	tw.Flush()
 }
-
