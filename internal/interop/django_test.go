@@ -125,6 +125,27 @@ func djangoThroughSpread(t *testing.T, dsn string) {
 		t.Errorf("users check: %d %s", code, out)
 	}
 
+	// passwd changes what Django accepts; del removes the user.
+	_, stderr, code = runSpread(t, "", []string{"SPREAD_PASSWORD=changed"}, "users", "passwd", "--db", dsn, "spreaduser")
+	if code != 0 {
+		t.Fatalf("users passwd: %s", stderr)
+	}
+	if ok := dj.Authenticate(t, djangotest.Login{Username: "spreaduser", Password: "changed"},
+		djangotest.Login{Username: "spreaduser", Password: "from-spread"}); !ok[0] || ok[1] {
+		t.Errorf("Django after users passwd: %v", ok)
+	}
+	runSpread(t, "", []string{"SPREAD_PASSWORD=temp"}, "users", "add", "--db", dsn, "gone")
+	if _, stderr, code := runSpread(t, "", nil, "users", "del", "--db", dsn, "gone"); code != 0 {
+		t.Fatalf("users del: %s", stderr)
+	}
+	if out, _, _ := runSpread(t, "", nil, "users", "list", "--db", dsn); strings.Contains(out, "gone") {
+		t.Errorf("deleted user still listed:\n%s", out)
+	}
+	if _, stderr, code := runSpread(t, "", nil, "users", "add", "--db", dsn, "nopw"); code == 0 || !strings.Contains(stderr, "SPREAD_PASSWORD") {
+		t.Errorf("users add without a password source: exit %d, %s", code, stderr)
+	}
+	runSpread(t, "", []string{"SPREAD_PASSWORD=from-spread"}, "users", "passwd", "--db", dsn, "spreaduser")
+
 	// A stock Twisted client cannot use the challenge against hashes: it
 	// gets UnauthorizedLogin and the server says why. The README's
 	// password login works.
