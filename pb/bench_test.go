@@ -134,33 +134,15 @@ func benchInProcess(b *testing.B, inflight int) {
 func BenchmarkEchoCall(b *testing.B)            { benchInProcess(b, 1) }
 func BenchmarkEchoCall100InFlight(b *testing.B) { benchInProcess(b, 100) }
 
-var (
-	echoServerOnce sync.Once
-	echoServerBin  string
-	echoServerErr  error
-	echoServerDir  string
-)
-
-// echoServerBinary builds examples/echoserver once per test binary run.
+// echoServerBinary builds examples/echoserver into a temporary
+// directory (go's build cache makes the second build cheap).
 func echoServerBinary(b *testing.B) string {
-	echoServerOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "spread-bench-")
-		if err != nil {
-			echoServerErr = err
-			return
-		}
-		echoServerDir = dir
-		echoServerBin = filepath.Join(dir, "echoserver")
-		cmd := exec.Command("go", "build", "-o", echoServerBin, "github.com/gospread/spread/examples/echoserver")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			echoServerErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if echoServerErr != nil {
-		b.Fatal(echoServerErr)
+	bin := filepath.Join(b.TempDir(), "echoserver")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/gospread/spread/examples/echoserver").CombinedOutput()
+	if err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
 	}
-	return echoServerBin
+	return bin
 }
 
 func benchSeparateServer(b *testing.B, inflight int) {
@@ -195,11 +177,3 @@ func benchSeparateServer(b *testing.B, inflight int) {
 
 func BenchmarkEchoCallSeparateServer(b *testing.B)            { benchSeparateServer(b, 1) }
 func BenchmarkEchoCall100InFlightSeparateServer(b *testing.B) { benchSeparateServer(b, 100) }
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if echoServerDir != "" {
-		os.RemoveAll(echoServerDir)
-	}
-	os.Exit(code)
-}

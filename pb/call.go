@@ -61,6 +61,7 @@ type serialQueue struct {
 // enqueue runs f when every earlier call on key has finished (or called
 // Go).
 func (b *Broker) enqueue(key any, f func(release func())) {
+	key = queueKey(key) // the root or a RemoteCache may be unhashable
 	b.mu.Lock()
 	s := b.queues[key]
 	if s == nil {
@@ -123,12 +124,14 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 
 	target, perspective, err := b.target(l[2], cache)
 	if err != nil {
+		b.discard(l[5], l[6]) // give back references in the arguments
 		return fail(err)
 	}
 
 	b.mu.Lock()
 	if b.inflight >= b.cfg.MaxCallsInFlight {
 		b.mu.Unlock()
+		b.discard(l[5], l[6])
 		b.cfg.log.Warn("pb: refusing call: too many in flight", "peer", b.conn.RemoteAddr().String(), "max", b.cfg.MaxCallsInFlight)
 		return fail(&Error{Type: pyPBError, Message: fmt.Sprintf("too many calls in flight (max %d)", b.cfg.MaxCallsInFlight)})
 	}
@@ -139,6 +142,10 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 	args, kwargs, err := b.decodeArgs(l[5], l[6])
 	if err != nil {
 		b.callDone()
+		var pe *ProtocolError
+		if errors.As(err, &pe) {
+			return pe // e.g. more than MaxImports references
+		}
 		return fail(err)
 	}
 	c.Args, c.Kwargs = args, kwargs
@@ -152,6 +159,11 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 		if !answer {
 			if err != nil {
 				b.logHandlerError(c, err)
+			}
+			if a, ok := v.(*avatarRef); ok {
+				// A login nobody waits for (answerRequired 0): the avatar
+				// never reaches the peer, so the session ends here.
+				a.runLogout()
 			}
 			return
 		}
@@ -259,8 +271,18 @@ func (b *Broker) rootObject() any {
 	return b.root
 }
 
+// decodeArgs decodes a call's arguments. If that fails, the references
+// met on the way are given back.
 func (b *Broker) decodeArgs(argsSexp, kwSexp any) ([]any, *jelly.Dict, error) {
-	opts := b.jellyOptions(nil)
+	opts, r := b.incoming()
+	args, kw, err := decodeArgsWith(opts, argsSexp, kwSexp)
+	if err != nil {
+		r.releaseImports()
+	}
+	return args, kw, err
+}
+
+func decodeArgsWith(opts *jelly.Options, argsSexp, kwSexp any) ([]any, *jelly.Dict, error) {
 	av, err := jelly.Unmarshal(argsSexp, opts)
 	if err != nil {
 		return nil, nil, err

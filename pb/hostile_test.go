@@ -320,6 +320,15 @@ func TestHostilePeers(t *testing.T) {
 			p.expectError(2, "Invalid Object ID")
 			p.expectEcho(3)
 		}},
+		{"cachemessage to unknown cache, no-answer call to forged id", func(t *testing.T, p *rawPeer) {
+			p.negotiate()
+			m := message(1, int64(77), "setValue", 1, int64(1))
+			m[0] = "cachemessage"
+			p.send(m)
+			p.expectError(1, "Invalid Object ID")
+			p.send(message(2, int64(9999), "echo", 0, int64(1))) // no reply wanted
+			p.expectEcho(3)                                      // the next reply is 3's
+		}},
 		{"decref unknown and root", func(t *testing.T, p *rawPeer) {
 			before := rec.count("decref of")
 			p.negotiate()

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gospread/spread/cred"
+	"github.com/gospread/spread/cred/checkers"
 	"github.com/gospread/spread/pb"
 )
 
@@ -24,6 +26,15 @@ type limRoot struct {
 	mu    sync.Mutex
 	n     int
 	child *limChild
+
+	gate    chan struct{} // slowNew waits for it
+	started chan struct{} // slowNew says it started
+}
+
+func (r *limRoot) RemoteSlowNew() *limChild {
+	r.started <- struct{}{}
+	<-r.gate
+	return r.next()
 }
 
 func (r *limRoot) next() *limChild {
@@ -53,7 +64,7 @@ func limServer(t *testing.T, cfg *pb.Config) (string, <-chan *limRoot) {
 	}
 	cfg.Logger = testLogger()
 	cfg.Root = func(b *pb.Broker) any {
-		r := &limRoot{b: b, child: &limChild{}}
+		r := &limRoot{b: b, child: &limChild{}, gate: make(chan struct{}), started: make(chan struct{}, 1)}
 		roots <- r
 		return r
 	}
@@ -271,4 +282,186 @@ func TestReleasedIdIsInvalidOnTheWire(t *testing.T) {
 	p.send([]any{"decref", id})
 	p.send(message(3, id, "ping", 1))
 	p.expectError(3, "Invalid Object ID")
+}
+
+// unknownCopy is a Copyable no peer registers.
+type unknownCopy struct{}
+
+func (unknownCopy) JellyType() string { return "spread.test.Unknown" }
+func (unknownCopy) JellyState() any   { return map[string]any{"a": int64(1)} }
+
+func (r *limRoot) RemoteNewAndUnknown() []any { return []any{r.next(), unknownCopy{}} }
+func (r *limRoot) RemoteMany(n int64) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = r.next()
+	}
+	return out
+}
+func (r *limRoot) RemoteTake(xs ...any) int64 { return int64(len(xs)) }
+
+func TestFailedDecodeReleasesItsReferences(t *testing.T) {
+	addr, roots := limServer(t, nil)
+	b := dial(t, addr, nil)
+	root := rootOf(t, b, roots)
+	ctx := ctxT(t)
+
+	// An answer the client cannot decode after it has met a reference:
+	// the call fails, the connection stays, and the reference goes back.
+	if _, err := b.Root().CallRemote(ctx, "newAndUnknown"); err == nil {
+		t.Fatal("an answer with an unregistered Copyable decoded")
+	}
+	if n := pb.ImportCount(b); n != 0 {
+		t.Fatalf("the client keeps %d proxies from an answer it could not decode", n)
+	}
+	eventually(t, "the server still exports the reference of an undecodable answer",
+		func() bool { return pb.ExportCount(root.b) == 0 })
+
+	// Arguments the server cannot decode after a reference: the
+	// server answers with an error and gives the reference back.
+	_, err := b.Root().CallRemote(ctx, "take", &limChild{}, unknownCopy{})
+	var re *pb.RemoteError
+	if !errors.As(err, &re) {
+		t.Fatalf("take(child, unknown) = %v, want a remote error", err)
+	}
+	eventually(t, "the client still exports the reference of undecodable arguments",
+		func() bool { return pb.ExportCount(b) == 0 })
+	if v, err := b.Root().CallRemote(ctx, "echo", "alive"); err != nil || v != "alive" {
+		t.Fatalf("echo after the failures: %v, %v", v, err)
+	}
+}
+
+func TestAbandonedAnswerReleasesItsReferences(t *testing.T) {
+	addr, roots := limServer(t, nil)
+	b := dial(t, addr, nil)
+	root := rootOf(t, b, roots)
+	gate, started := root.gate, root.started
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.Root().CallRemote(ctx, "slowNew")
+		errc <- err
+	}()
+	<-started
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("slowNew after cancel: %v", err)
+	}
+	close(gate)
+	// The late answer carries a reference nobody will use: the client
+	// must give it back. A second call to the root is answered after
+	// slowNew's late answer, so the client has seen that one by then.
+	if _, err := b.Root().CallRemote(ctxT(t), "echo", int64(1)); err != nil {
+		t.Fatal(err)
+	}
+	if pb.Abandoned(b) != 1 {
+		t.Fatalf("%d answers abandoned, want 1", pb.Abandoned(b))
+	}
+	eventually(t, "the server still exports the reference of an abandoned answer",
+		func() bool { return pb.ExportCount(root.b) == 0 })
+	if n := pb.ImportCount(b); n != 0 {
+		t.Fatalf("the client keeps %d proxies from an abandoned answer", n)
+	}
+}
+
+func TestMaxImports(t *testing.T) {
+	addr, roots := limServer(t, nil)
+	b := dial(t, addr, &pb.Config{MaxImports: 3, Logger: testLogger()})
+	rootOf(t, b, roots)
+	ctx := ctxT(t)
+	if v, err := b.Root().CallRemote(ctx, "many", int64(3)); err != nil || len(v.([]any)) != 3 {
+		t.Fatalf("many(3) = %v, %v", v, err)
+	}
+	_, err := b.Root().CallRemote(ctx, "many", int64(2))
+	if err == nil {
+		t.Fatal("a fourth and fifth proxy were accepted with MaxImports 3")
+	}
+	// Exceeding MaxImports is a protocol error: the connection ends.
+	select {
+	case <-b.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the connection survived exceeding MaxImports (call error: %v)", err)
+	}
+	var pe *pb.ProtocolError
+	if !errors.As(b.Err(), &pe) || !strings.Contains(pe.Error(), "3") {
+		t.Fatalf("connection ended with %v, want a ProtocolError naming the limit", b.Err())
+	}
+}
+
+func TestRefusedCallGivesBackArgumentReferences(t *testing.T) {
+	// A call that fails before its handler runs (unknown target) still
+	// gives back the references in its arguments: one decref per
+	// occurrence, so the caller's export counts stay right.
+	addr, _ := limServer(t, nil)
+	p := dialRaw(t, addr, 0)
+	p.negotiate()
+	p.send([]any{"message", int64(1), int64(9999), "ping", int64(1),
+		[]any{"tuple", []any{"remote", int64(7)}, []any{"remote", int64(7)}}, []any{"dictionary"}})
+	decrefs, errs := 0, 0
+	for decrefs+errs < 3 {
+		e, err := p.rd.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := e.v.([]any)
+		switch {
+		case len(l) == 2 && isWord(l[0], "decref") && l[1] == int64(7):
+			decrefs++
+		case len(l) == 3 && isWord(l[0], "error"):
+			if _, v := failureText(l[2]); v != "Invalid Object ID" {
+				t.Fatalf("error %q", v)
+			}
+			errs++
+		default:
+			t.Fatalf("unexpected %s", pyRepr(e.v))
+		}
+	}
+	if decrefs != 2 || errs != 1 {
+		t.Fatalf("%d decrefs and %d errors, want 2 and 1", decrefs, errs)
+	}
+	p.expectEcho(2)
+}
+
+func TestLogoutWhenTheAvatarIsNeverDelivered(t *testing.T) {
+	var mu sync.Mutex
+	logins, logouts := 0, 0
+	realm := cred.RealmFunc(func(ctx context.Context, id string, mind any) (any, func(), error) {
+		mu.Lock()
+		logins++
+		mu.Unlock()
+		return &limChild{}, func() {
+			mu.Lock()
+			logouts++
+			mu.Unlock()
+		}, nil
+	})
+	cfg := &pb.Config{Logger: testLogger(), MaxRefs: 1,
+		Portal: cred.NewPortal(realm, checkers.NewAnonymous())}
+	_, addr := serve(t, cfg)
+	counts := func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logins, logouts
+	}
+	p := dialRaw(t, addr, 0)
+	p.negotiate()
+	// loginAnonymous with answerRequired 0: the avatar is made and
+	// dropped, so its logout must run.
+	p.send([]any{"message", int64(1), "root", "loginAnonymous", int64(0), []any{"tuple", []any{"None"}}, []any{"dictionary"}})
+	eventually(t, "logout did not run for an avatar nobody asked for", func() bool {
+		in, out := counts()
+		return in == 1 && out == 1
+	})
+	// A login whose avatar cannot be exported (MaxRefs 1 is used up by
+	// the first real login) fails, and its avatar logs out.
+	p.send([]any{"message", int64(2), "root", "loginAnonymous", int64(1), []any{"tuple", []any{"None"}}, []any{"dictionary"}})
+	if kind, v := p.reply(2); kind != "answer" {
+		t.Fatalf("first login: %s %s", kind, pyRepr(v))
+	}
+	p.send([]any{"message", int64(3), "root", "loginAnonymous", int64(1), []any{"tuple", []any{"None"}}, []any{"dictionary"}})
+	p.expectError(3, "Maximum PB reference count exceeded")
+	eventually(t, "logout did not run for an avatar that could not be exported", func() bool {
+		in, out := counts()
+		return in == 3 && out == 2
+	})
 }

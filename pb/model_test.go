@@ -3,10 +3,13 @@ package pb_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gospread/spread/cred"
+	"github.com/gospread/spread/cred/checkers"
 	"github.com/gospread/spread/pb"
 )
 
@@ -298,5 +301,88 @@ func TestCallContextEndsFirst(t *testing.T) {
 	}
 	if err := b.Err(); err != nil {
 		t.Fatalf("connection ended: %v", err)
+	}
+}
+
+// dispatchMap is a root whose Go type cannot be a map key.
+type dispatchMap map[string]func() any
+
+func (d dispatchMap) Dispatch(ctx context.Context, c *pb.Call) (any, error) {
+	if f, ok := d[c.Method]; ok {
+		return f(), nil
+	}
+	return nil, pb.ValueError("no method " + c.Method)
+}
+
+// valueAvatar is an avatar passed by value that cannot be a map key.
+type valueAvatar struct {
+	Name   string
+	Groups []string
+}
+
+type modelGroup struct{ pb.Viewable }
+
+func (g *modelGroup) ViewName(p valueAvatar) string { return p.Name }
+
+func (a valueAvatar) PerspectiveGroup() *modelGroup { return &modelGroup{} }
+func (a valueAvatar) PerspectiveName() string       { return a.Name }
+
+func TestUnhashableUserValues(t *testing.T) {
+	// A root of a map type: calls are queued per object, and the queue
+	// must not use the root as a map key (that panicked on the reader
+	// goroutine and killed the process).
+	_, addr := serve(t, &pb.Config{Logger: testLogger(), Root: func(*pb.Broker) any {
+		return dispatchMap{"hello": func() any { return "hi" }}
+	}})
+	b := dial(t, addr, nil)
+	ctx := ctxT(t)
+	for i := 0; i < 3; i++ {
+		if v, err := b.Root().CallRemote(ctx, "hello"); err != nil || v != "hi" {
+			t.Fatalf("hello() = %v, %v", v, err)
+		}
+	}
+	if err := b.Sync(ctx, dispatchMap{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnhashableAvatar(t *testing.T) {
+	realm := cred.RealmFunc(func(ctx context.Context, id string, mind any) (any, func(), error) {
+		return valueAvatar{Name: "anon", Groups: []string{"g"}}, func() {}, nil
+	})
+	_, addr := serve(t, &pb.Config{Logger: testLogger(), Portal: cred.NewPortal(realm, checkers.NewAnonymous())})
+	b := dial(t, addr, nil)
+	ctx := ctxT(t)
+	av, err := b.Login(ctx, cred.Anonymous{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := av.CallRemote(ctx, "name"); err != nil || v != "anon" {
+		t.Fatalf("name() = %v, %v", v, err)
+	}
+	// A Viewable is exported per perspective; this perspective cannot be
+	// a map key, so the export is refused with a clear error instead of
+	// a panic.
+	_, err = av.CallRemote(ctx, "group")
+	var re *pb.RemoteError
+	if !errors.As(err, &re) || !strings.Contains(re.Value, "perspective of type") {
+		t.Fatalf("group() = %v, want a clear refusal", err)
+	}
+	if v, err := av.CallRemote(ctx, "name"); err != nil || v != "anon" {
+		t.Fatalf("name() after the refusal = %v, %v", v, err)
+	}
+}
+
+func TestCallsAfterCloseFailAsConnectionLost(t *testing.T) {
+	addr, roots := modelServer(t)
+	b := dial(t, addr, nil)
+	modelRootOf(t, b, roots)
+	b.Close()
+	ctx := ctxT(t)
+	for _, args := range [][]any{{"plain"}, {&modelChild{}}} {
+		_, err := b.Root().CallRemote(ctx, "echo", args...)
+		if !errors.Is(err, pb.ErrConnectionLost) {
+			t.Errorf("echo(%T) after Close = %v, want a connection-lost error", args[0], err)
+		}
 	}
 }

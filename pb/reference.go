@@ -2,6 +2,7 @@ package pb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync/atomic"
@@ -140,14 +141,17 @@ func (b *Broker) send(ctx context.Context, verb string, obj any, method string, 
 		}
 	}
 	opts, refs := b.outgoing(perspective)
+	var kwSexp any
 	argsSexp, err := jelly.Marshal(jelly.Tuple(args), opts)
-	if err != nil {
-		refs.rollback()
-		return nil, err
+	if err == nil {
+		kwSexp, err = jelly.Marshal(kwDict(kw), opts)
 	}
-	kwSexp, err := jelly.Marshal(kwDict(kw), opts)
 	if err != nil {
 		refs.rollback()
+		if errors.Is(err, ErrClosed) {
+			// Exporting a reference found the connection closed.
+			return nil, &ConnectionLostError{Cause: b.Err()}
+		}
 		return nil, err
 	}
 	f := &Future{b: b}
@@ -213,12 +217,21 @@ func (b *Broker) reply(l []any, isError bool) error {
 	if p == nil {
 		if req >= 1 && req <= issued {
 			// The caller gave up (ctx) or the call was fire-and-forget.
+			// Nobody gets the value; give back its references.
+			b.discard(l[2])
 			return nil
 		}
 		return protoErr(nil, "reply to request %d that was never sent", req)
 	}
-	v, err := jelly.Unmarshal(l[2], b.jellyOptions(nil))
+	opts, refs := b.incoming()
+	v, err := jelly.Unmarshal(l[2], opts)
 	if err != nil {
+		refs.releaseImports()
+		var pe *ProtocolError
+		if errors.As(err, &pe) {
+			p.deliver(nil, pe)
+			return pe // e.g. more than MaxImports references
+		}
 		p.deliver(nil, fmt.Errorf("pb: decoding the answer: %w", err))
 		return nil
 	}

@@ -29,6 +29,10 @@ type refs struct {
 	b           *Broker
 	perspective any
 	made        []int64 // exports counted by this call, for rollback
+
+	// What a decode created, given back if the value is not delivered.
+	imported  []*RemoteReference
+	newCaches []RemoteCache
 }
 
 var _ jelly.Refs = (*refs)(nil)
@@ -44,6 +48,39 @@ func (b *Broker) jellyOptions(perspective any) *jelly.Options {
 func (b *Broker) outgoing(perspective any) (*jelly.Options, *refs) {
 	r := &refs{b: b, perspective: perspective}
 	return &jelly.Options{Registry: b.registry(), Refs: r}, r
+}
+
+// incoming returns jelly options for decoding a value from the peer,
+// and the refs hook that records the proxies and caches it creates.
+func (b *Broker) incoming() (*jelly.Options, *refs) {
+	r := &refs{b: b}
+	return &jelly.Options{Registry: b.registry(), Refs: r}, r
+}
+
+// releaseImports gives back every proxy and cache the decode created:
+// the value they were part of is not delivered (it failed to decode, or
+// nobody waits for it), so nothing else can ever release them. Proxies
+// that already existed got their extra decref in importRef.
+func (r *refs) releaseImports() {
+	imported, caches := r.imported, r.newCaches
+	r.imported, r.newCaches = nil, nil
+	for _, p := range imported {
+		p.Release()
+	}
+	for _, c := range caches {
+		r.b.ReleaseCache(c)
+	}
+}
+
+// discard decodes values that will not be delivered (the arguments of a
+// refused call, a late answer) only to give back the references in
+// them, so the peer's counts stay right.
+func (b *Broker) discard(sexps ...any) {
+	opts, r := b.incoming()
+	for _, s := range sexps {
+		jelly.Unmarshal(s, opts)
+	}
+	r.releaseImports()
 }
 
 // rollback undoes the reference counts this hook added. Objects whose
@@ -102,6 +139,9 @@ func (r *refs) MarshalRef(m *jelly.Marshaler, v any) (any, bool, error) {
 	case *avatarRef:
 		id, err := b.exportObject(x, x, nil, nil)
 		if err != nil {
+			// Not exported (connection closed, MaxRefs): the avatar will
+			// never reach the peer, and shutdown will not see it.
+			go x.runLogout()
 			return nil, true, err
 		}
 		r.made = append(r.made, id)
@@ -130,6 +170,9 @@ func (r *refs) MarshalRef(m *jelly.Marshaler, v any) (any, bool, error) {
 	}
 	switch f.pbFlavor() {
 	case flavorViewable:
+		if !hashable(r.perspective) {
+			return nil, true, fmt.Errorf("pb: cannot send a Viewable to a perspective of type %T: an avatar that receives Viewables must be a pointer or another comparable value", r.perspective)
+		}
 		vp := viewKey{perspective: r.perspective, view: v}
 		id, err := b.exportObject(vp, nil, nil, func() any { return &viewPoint{perspective: r.perspective, view: v} })
 		if err != nil {
@@ -230,7 +273,11 @@ func (r *refs) UnmarshalRef(u *jelly.Unmarshaler, tag string, sexp []any) (any, 
 		if err != nil {
 			return nil, err
 		}
-		return b.importRef(id)
+		ref, created, err := b.importRef(id)
+		if created {
+			r.imported = append(r.imported, ref)
+		}
+		return ref, err
 	case "local":
 		id, err := refID(sexp)
 		if err != nil {
@@ -304,9 +351,14 @@ func (r *refs) UnmarshalRef(u *jelly.Unmarshaler, tag string, sexp []any) (any, 
 		return nil, protoErr(nil, "peer sent more than %d references", b.cfg.MaxImports)
 	}
 	obj := mk()
+	if !hashable(obj) {
+		b.mu.Unlock()
+		return nil, fmt.Errorf("pb: the RemoteCache for %q is a %T; it must be a pointer", tag, obj)
+	}
 	b.caches[id] = &heldCache{obj: obj}
 	b.cacheIDs[obj] = id
 	b.mu.Unlock()
+	r.newCaches = append(r.newCaches, obj)
 	if err := obj.SetCacheState(state); err != nil {
 		return nil, err
 	}
@@ -338,21 +390,21 @@ func (b *Broker) isHeldCache(v any) bool {
 // occurrence obliges one decref; a proxy already held answers the extra
 // occurrence with a decref at once, so the peer's count stays at one per
 // live proxy.
-func (b *Broker) importRef(id int64) (*RemoteReference, error) {
+func (b *Broker) importRef(id int64) (ref *RemoteReference, created bool, err error) {
 	b.mu.Lock()
 	if r := b.imports[id]; r != nil {
 		b.mu.Unlock()
 		b.w.send([]any{verbDecref, id})
-		return r, nil
+		return r, false, nil
 	}
 	if len(b.imports)+len(b.caches) >= b.cfg.MaxImports {
 		b.mu.Unlock()
-		return nil, protoErr(nil, "peer sent more than %d references", b.cfg.MaxImports)
+		return nil, false, protoErr(nil, "peer sent more than %d references", b.cfg.MaxImports)
 	}
 	r := &RemoteReference{b: b, id: id}
 	b.imports[id] = r
 	b.mu.Unlock()
-	return r, nil
+	return r, true, nil
 }
 
 // decref handles the peer releasing one reference to an export.
@@ -426,6 +478,9 @@ func (b *Broker) uncache(idv any) {
 // ReleaseCache tells the peer this side no longer needs the RemoteCache
 // rc. The peer answers with uncache once every copy is released.
 func (b *Broker) ReleaseCache(rc RemoteCache) error {
+	if !hashable(rc) {
+		return fmt.Errorf("pb: ReleaseCache: not a cache held on this connection")
+	}
 	b.mu.Lock()
 	id, ok := b.cacheIDs[rc]
 	b.mu.Unlock()
