@@ -18,7 +18,6 @@ const readBufSize = 4 << 10
 // start launches the reader and writer goroutines and, for a server,
 // sends the dialect offer.
 func (b *Broker) start() {
-	go b.w.run()
 	if b.isServer {
 		b.w.sendRaw(banana.AppendOffer(nil, b.cfg.Dialects...))
 	}

@@ -1,7 +1,6 @@
 package pb
 
 import (
-	"fmt"
 	"sync"
 	"time"
 
@@ -9,26 +8,28 @@ import (
 )
 
 // writer serializes everything a broker sends. Senders encode into a
-// shared buffer under a mutex; one goroutine moves the buffer to the
-// socket. The buffer is bounded: a peer that stops reading is
-// disconnected instead of growing memory.
+// shared buffer under a mutex; at most one flusher at a time moves the
+// buffer to the socket, so bytes leave in the order they were queued.
+//
+// There is no writer goroutine while a connection is idle: a send that
+// finds the writer idle starts a goroutine that flushes until the buffer
+// is empty, then ends. No sender ever writes to the socket itself, so
+// neither the reader nor a caller waiting with a ctx can block on a peer
+// that does not read. The buffer is bounded: a peer that lets more than
+// MaxQueuedBytes pile up is disconnected instead of growing memory.
 type writer struct {
-	b      *Broker
-	mu     sync.Mutex
-	enc    banana.Encoder
-	out    []byte
-	spare  []byte
-	wake   chan struct{}
-	closed bool
-	quit   chan struct{}
-	exited chan struct{}
+	b        *Broker
+	mu       sync.Mutex
+	enc      banana.Encoder
+	out      []byte
+	spare    []byte
+	flushing bool
+	idle     chan struct{} // closed when the current flush ends
+	closed   bool
 }
 
 func (w *writer) init(b *Broker) {
 	w.b = b
-	w.wake = make(chan struct{}, 1)
-	w.quit = make(chan struct{})
-	w.exited = make(chan struct{})
 	w.enc = banana.Encoder{Dialect: banana.DialectNone}
 }
 
@@ -38,9 +39,9 @@ func (w *writer) setDialect(d banana.Dialect) {
 	w.mu.Unlock()
 }
 
-// send encodes v and queues it. An encoding error leaves nothing queued
-// and is returned; a full queue closes the connection.
-func (w *writer) send(v any) error {
+// enqueue encodes v onto the buffer. An encoding error leaves nothing
+// queued and is returned; a full buffer closes the connection.
+func (w *writer) enqueue(v any) error {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -62,65 +63,80 @@ func (w *writer) send(v any) error {
 		go w.b.shutdown(err)
 		return err
 	}
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
 	return nil
 }
 
-// sendRaw queues bytes that are already encoded (the dialect offer).
+// send queues v and makes sure a flush runs. Safe on any goroutine,
+// under locks too: it never writes to the socket itself.
+func (w *writer) send(v any) error {
+	if err := w.enqueue(v); err != nil {
+		return err
+	}
+	w.kick()
+	return nil
+}
+
+// sendRaw queues bytes that are already encoded (the dialect offer and
+// choice).
 func (w *writer) sendRaw(p []byte) {
 	w.mu.Lock()
 	w.out = append(w.out, p...)
 	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+	w.kick()
 }
 
-// run is the writer goroutine.
-func (w *writer) run() {
-	defer close(w.exited)
-	for {
-		select {
-		case <-w.wake:
-		case <-w.quit:
-			w.flush() // best effort: what was queued before the close
-			return
-		}
-		if err := w.flush(); err != nil {
-			go w.b.shutdown(fmt.Errorf("pb: write: %w", err))
-			return
-		}
-	}
-}
-
-func (w *writer) flush() error {
+// kick starts a flush unless one is running.
+func (w *writer) kick() {
 	w.mu.Lock()
-	buf := w.out
-	w.out = w.spare[:0]
-	w.spare = nil
-	w.mu.Unlock()
-	if len(buf) == 0 {
-		w.mu.Lock()
-		w.spare = buf
+	if w.flushing || len(w.out) == 0 {
 		w.mu.Unlock()
-		return nil
+		return
 	}
-	w.b.conn.SetWriteDeadline(time.Now().Add(w.b.cfg.WriteTimeout))
-	_, err := w.b.conn.Write(buf)
-	if cap(buf) > 64<<10 {
-		buf = nil // do not keep a large buffer for an idle connection
-	}
-	w.mu.Lock()
-	w.spare = buf[:0]
+	w.flushing = true
+	w.idle = make(chan struct{})
 	w.mu.Unlock()
-	return err
+	go w.drain()
 }
 
-// close stops the writer after a last flush attempt of what is queued.
+// drain writes until the buffer is empty, then ends the flush.
+func (w *writer) drain() {
+	for {
+		w.mu.Lock()
+		buf := w.out
+		if len(buf) == 0 {
+			w.flushing = false
+			close(w.idle)
+			if cap(buf) > 64<<10 {
+				w.out = nil // do not keep a large buffer for an idle connection
+			}
+			w.mu.Unlock()
+			return
+		}
+		w.out = w.spare[:0]
+		w.spare = nil
+		w.mu.Unlock()
+
+		w.b.conn.SetWriteDeadline(time.Now().Add(w.b.cfg.WriteTimeout))
+		_, err := w.b.conn.Write(buf)
+
+		w.mu.Lock()
+		if cap(buf) <= 64<<10 {
+			w.spare = buf[:0]
+		}
+		if err != nil {
+			w.out = nil
+			w.flushing = false
+			close(w.idle)
+			w.mu.Unlock()
+			go w.b.shutdown(err)
+			return
+		}
+		w.mu.Unlock()
+	}
+}
+
+// close refuses further sends and gives what is queued up to a second
+// to leave, then returns; the caller closes the socket.
 func (w *writer) close() {
 	w.mu.Lock()
 	if w.closed {
@@ -129,9 +145,15 @@ func (w *writer) close() {
 	}
 	w.closed = true
 	w.mu.Unlock()
-	close(w.quit)
-	select {
-	case <-w.exited:
-	case <-time.After(time.Second):
+	w.b.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	w.kick()
+	w.mu.Lock()
+	idle, flushing := w.idle, w.flushing
+	w.mu.Unlock()
+	if flushing {
+		select {
+		case <-idle:
+		case <-time.After(time.Second):
+		}
 	}
 }
