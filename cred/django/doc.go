@@ -21,8 +21,9 @@
 // Unusable passwords (Django's set_unusable_password, a leading "!")
 // never verify. Three formats Django can read are refused with
 // ErrUnsupported: crypt (Unix crypt(3), removed from Django in 5.0),
-// argon2d, and Argon2 version 1.0 values (no "v=" field or "v=16", only
-// written by argon2-cffi releases before any Django used it). Every
+// argon2d, and Argon2 version 1.0 values (no "v=" field, or "v=16"),
+// which argon2-cffi wrote before its release 16 and Django 3.2 still
+// verifies (golang.org/x/crypto/argon2 implements version 1.3 only). Every
 // comparison is constant-time; the tests check each format against
 // values made by, and verdicts of, the real Django.
 //

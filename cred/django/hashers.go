@@ -357,7 +357,7 @@ func b64Raw(s string) ([]byte, error) {
 	return base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
 }
 
-// maxScryptN bounds the memory a stored scrypt value can ask for
+// maxScryptMemory bounds the memory a stored scrypt value can ask for
 // (128*N*r bytes).
 const maxScryptMemory = 1 << 32
 

@@ -190,10 +190,19 @@ func TestVectors(t *testing.T) {
 }
 
 // heavy reports whether verifying encoded under the race detector would
-// take many seconds: bcrypt at cost 10 or more, PBKDF2 above 300,000.
+// take many seconds: bcrypt at cost 10 or more, PBKDF2 above 300,000,
+// argon2 with 64 MiB or more. Django's own default pbkdf2_sha256 stays
+// in. Run the tests without -race as well to cover these.
 func heavy(encoded string) bool {
 	parts := strings.Split(encoded, "$")
 	switch Identify(encoded) {
+	case AlgArgon2:
+		for _, p := range parts {
+			if m, ok := strings.CutPrefix(p, "m="); ok {
+				kib, _ := strconv.Atoi(strings.SplitN(m, ",", 2)[0])
+				return kib >= 64<<10
+			}
+		}
 	case AlgBcrypt, AlgBcryptSHA256:
 		cost, _ := strconv.Atoi(parts[3])
 		return cost >= 10
@@ -228,6 +237,9 @@ func TestVectorsLive(t *testing.T) {
 		pw string
 		n  int
 	}{{"spread default", 0}, {"spread \u00e9\u00e8", 1000}, {"spread six", Django60Iterations}} {
+		if raceEnabled && c.n == Django60Iterations {
+			continue // about ten seconds under the race detector
+		}
 		enc := MakePasswordIterations([]byte(c.pw), c.n)
 		pairs, want = append(pairs, [2]string{c.pw, enc}, [2]string{c.pw + "?", enc}), append(want, true, false)
 	}
