@@ -65,7 +65,8 @@ type Broker struct {
 	avatars   map[*avatarRef]struct{}
 	peerRoot  *RemoteReference
 
-	abandoned atomic.Int64 // answers dropped because the caller gave up
+	abandoned atomic.Int64   // answers dropped because the caller gave up
+	cleanups  sync.WaitGroup // logouts and StoppedObserving started by decref/decache
 }
 
 func newBroker(conn net.Conn, cfg *settings, isServer bool, srv *Server) *Broker {
@@ -182,6 +183,7 @@ func (b *Broker) shutdown(reason error) {
 	for a := range avatars {
 		a.runLogout()
 	}
+	b.cleanups.Wait()
 	if b.server != nil {
 		b.server.forget(b)
 	}

@@ -108,13 +108,13 @@ func (r *refs) rollback() {
 		if isAvatar {
 			delete(b.avatars, a)
 		}
-		b.mu.Unlock()
 		switch {
 		case isAvatar:
-			go a.runLogout()
+			b.cleanupLocked(a.runLogout)
 		case e.cache != nil && e.observer != nil:
-			go e.cache.StoppedObserving(e.observer.perspective, e.observer)
+			b.cleanupLocked(func() { e.cache.StoppedObserving(e.observer.perspective, e.observer) })
 		}
+		b.mu.Unlock()
 	}
 }
 
@@ -428,14 +428,23 @@ func (b *Broker) decref(idv any) {
 	}
 	delete(b.exports, id)
 	delete(b.exportIDs, e.key)
-	a, isAvatar := e.obj.(*avatarRef)
-	if isAvatar {
+	if a, isAvatar := e.obj.(*avatarRef); isAvatar {
 		delete(b.avatars, a)
+		b.cleanupLocked(a.runLogout)
 	}
 	b.mu.Unlock()
-	if isAvatar {
-		go a.runLogout()
-	}
+}
+
+// cleanupLocked runs f (a logout, a Cacheable's StoppedObserving) on its
+// own goroutine, off the reader; shutdown waits for it, so that when a
+// connection is done every cleanup has run. Call with b.mu held on an
+// open broker.
+func (b *Broker) cleanupLocked(f func()) {
+	b.cleanups.Add(1)
+	go func() {
+		defer b.cleanups.Done()
+		f()
+	}()
 }
 
 // decache handles the peer releasing one copy of a Cacheable.
@@ -455,9 +464,9 @@ func (b *Broker) decache(idv any) {
 	}
 	delete(b.exports, id)
 	delete(b.exportIDs, e.key)
+	b.cleanupLocked(func() { e.cache.StoppedObserving(e.observer.perspective, e.observer) })
 	b.mu.Unlock()
 	b.w.send([]any{verbUncache, id})
-	go e.cache.StoppedObserving(e.observer.perspective, e.observer)
 }
 
 // uncache handles the peer forgetting a Cacheable this side mirrors.

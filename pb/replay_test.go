@@ -330,6 +330,12 @@ func (s *scenarioServer) log(format string, args ...any) {
 	s.mu.Unlock()
 }
 
+func (s *scenarioServer) snapshot() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.events...)
+}
+
 func (s *scenarioServer) count(ev string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -703,7 +709,7 @@ func TestReplayGoServer(t *testing.T) {
 			}
 			srv.Close()
 			if n := state.count("logout"); n != sc.logouts {
-				t.Errorf("logout ran %d times, want %d (events %v)", n, sc.logouts, state.events)
+				t.Errorf("logout ran %d times, want %d (events %v)", n, sc.logouts, state.snapshot())
 			}
 			if sc.extra != nil {
 				sc.extra(t, state)
