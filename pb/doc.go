@@ -28,8 +28,13 @@
 //
 // # The call model
 //
-// Each connection has one reader goroutine and one writer goroutine;
-// user code never runs on either, and never under a broker lock.
+// Each connection has one reader goroutine and one serialized writer:
+// senders queue encoded bytes in order, and a flusher goroutine, which
+// exists only while there is something to write, moves them to the
+// socket. User code never runs under a broker lock, and never on the
+// reader, with one exception: a RemoteCache's constructor and its
+// SetCacheState run while the value that carries it is decoded, so they
+// must not block.
 //
 //   - Incoming calls start in the order they arrive, per target object:
 //     a second call to the same object starts when the first returns.
