@@ -55,12 +55,12 @@ func Go(ctx context.Context) {
 // arrival order. A handler that calls Go lets the next one start.
 type serialQueue struct {
 	busy bool
-	q    []func(release func())
+	q    []func(st *callState)
 }
 
 // enqueue runs f when every earlier call on key has finished (or called
 // Go).
-func (b *Broker) enqueue(key any, f func(release func())) {
+func (b *Broker) enqueue(key any, f func(st *callState)) {
 	key = queueKey(key) // the root or a RemoteCache may be unhashable
 	b.mu.Lock()
 	s := b.queues[key]
@@ -78,26 +78,39 @@ func (b *Broker) enqueue(key any, f func(release func())) {
 	go b.runQueued(key, s, f)
 }
 
-func (b *Broker) runQueued(key any, s *serialQueue, f func(release func())) {
-	var once sync.Once
-	f(func() {
-		once.Do(func() {
-			b.mu.Lock()
-			if len(s.q) == 0 {
-				s.busy = false
-				if b.queues[key] == s {
-					delete(b.queues, key)
-				}
-				b.mu.Unlock()
-				return
+// dequeue takes the next call of s, or marks s idle and returns nil.
+func (b *Broker) dequeue(key any, s *serialQueue) func(st *callState) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(s.q) == 0 {
+		s.busy = false
+		if b.queues[key] == s {
+			delete(b.queues, key)
+		}
+		return nil
+	}
+	next := s.q[0]
+	s.q[0] = nil
+	s.q = s.q[1:]
+	return next
+}
+
+// runQueued runs f and then, on the same goroutine, the calls queued
+// behind it, so that a pipeline of calls to one object costs no new
+// goroutine per call. A handler that calls Go hands the queue to a new
+// goroutine at that moment instead.
+func (b *Broker) runQueued(key any, s *serialQueue, f func(st *callState)) {
+	for f != nil {
+		st := &callState{}
+		st.release = func() {
+			if next := b.dequeue(key, s); next != nil {
+				go b.runQueued(key, s, next)
 			}
-			next := s.q[0]
-			s.q[0] = nil
-			s.q = s.q[1:]
-			b.mu.Unlock()
-			go b.runQueued(key, s, next)
-		})
-	})
+		}
+		f(st)
+		f = nil
+		st.once.Do(func() { f = b.dequeue(key, s) })
+	}
 }
 
 // incomingCall handles message and cachemessage on the reader
@@ -150,10 +163,8 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 	}
 	c.Args, c.Kwargs = args, kwargs
 
-	b.enqueue(target, func(release func()) {
+	b.enqueue(target, func(st *callState) {
 		defer b.callDone()
-		st := &callState{release: release}
-		defer st.once.Do(release)
 		ctx := context.WithValue(b.ctx, callKey{}, st)
 		v, err := b.invoke(ctx, target, c, cache)
 		if !answer {

@@ -9,10 +9,7 @@ import "context"
 // lines sent to its mind) have run.
 func (b *Broker) Sync(ctx context.Context, obj any) error {
 	done := make(chan struct{})
-	b.enqueue(obj, func(release func()) {
-		release()
-		close(done)
-	})
+	b.enqueue(obj, func(*callState) { close(done) })
 	select {
 	case <-done:
 		return nil

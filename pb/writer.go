@@ -1,6 +1,7 @@
 package pb
 
 import (
+	"runtime"
 	"sync"
 	"time"
 
@@ -98,8 +99,11 @@ func (w *writer) kick() {
 	go w.drain()
 }
 
-// drain writes until the buffer is empty, then ends the flush.
+// drain writes until the buffer is empty, then ends the flush. It
+// yields once first, so that answers other goroutines are about to
+// queue share the write (one syscall for many pipelined answers).
 func (w *writer) drain() {
+	runtime.Gosched()
 	for {
 		w.mu.Lock()
 		buf := w.out
