@@ -408,17 +408,27 @@ func (b *Broker) importRef(id int64) (ref *RemoteReference, created bool, err er
 }
 
 // decref handles the peer releasing one reference to an export.
-func (b *Broker) decref(idv any) {
+func (b *Broker) decref(idv any) { b.release(verbDecref, idv) }
+
+// decache handles the peer releasing one copy of a Cacheable.
+func (b *Broker) decache(idv any) { b.release(verbDecache, idv) }
+
+// release drops one reference to an export (decref) or one copy of a
+// Cacheable (decache). At zero the export is forgotten: an avatar logs
+// out; a Cacheable stops observing and the peer is told to uncache it.
+// Unknown ids are logged and ignored (Twisted drops the connection).
+func (b *Broker) release(verb string, idv any) {
+	cache := verb == verbDecache
 	id, ok := idv.(int64)
-	if !ok {
-		b.cfg.log.Warn("pb: decref of a non-int id ignored", "peer", b.conn.RemoteAddr().String())
-		return
-	}
 	b.mu.Lock()
 	e := b.exports[id]
-	if e == nil || e.cache != nil {
+	if !ok || e == nil || (e.cache != nil) != cache {
 		b.mu.Unlock()
-		b.cfg.log.Warn("pb: decref of unknown id ignored", "peer", b.conn.RemoteAddr().String(), "id", id)
+		var logged any = id
+		if !ok {
+			logged = "a " + pyTypeName(idv) // never log peer-sized data
+		}
+		b.cfg.log.Warn("pb: "+verb+" of unknown id ignored", "peer", b.conn.RemoteAddr().String(), "id", logged)
 		return
 	}
 	e.refs--
@@ -432,7 +442,13 @@ func (b *Broker) decref(idv any) {
 		delete(b.avatars, a)
 		b.cleanupLocked(a.runLogout)
 	}
+	if cache {
+		b.cleanupLocked(func() { e.cache.StoppedObserving(e.observer.perspective, e.observer) })
+	}
 	b.mu.Unlock()
+	if cache {
+		b.w.send([]any{verbUncache, id})
+	}
 }
 
 // cleanupLocked runs f (a logout, a Cacheable's StoppedObserving) on its
@@ -445,28 +461,6 @@ func (b *Broker) cleanupLocked(f func()) {
 		defer b.cleanups.Done()
 		f()
 	}()
-}
-
-// decache handles the peer releasing one copy of a Cacheable.
-func (b *Broker) decache(idv any) {
-	id, _ := idv.(int64)
-	b.mu.Lock()
-	e := b.exports[id]
-	if e == nil || e.cache == nil {
-		b.mu.Unlock()
-		b.cfg.log.Warn("pb: decache of unknown id ignored", "peer", b.conn.RemoteAddr().String(), "id", id)
-		return
-	}
-	e.refs--
-	if e.refs > 0 {
-		b.mu.Unlock()
-		return
-	}
-	delete(b.exports, id)
-	delete(b.exportIDs, e.key)
-	b.cleanupLocked(func() { e.cache.StoppedObserving(e.observer.perspective, e.observer) })
-	b.mu.Unlock()
-	b.w.send([]any{verbUncache, id})
 }
 
 // uncache handles the peer forgetting a Cacheable this side mirrors.
