@@ -1,28 +1,17 @@
 package interop
 
 import (
-	"net"
 	"strings"
 	"testing"
 
-	"github.com/gospread/spread/internal/echo"
 	"github.com/gospread/spread/internal/pypeer"
-	"github.com/gospread/spread/pb"
 )
 
 // TestSpreadCall runs `spread call` against the Go and the Python echo
 // servers: JSON in, JSON out, remote errors as "Type: message".
 func TestSpreadCall(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := pb.NewServer(echo.Config())
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
 	py := pypeer.StartServer(t, "echo_server.py", "0")
-
-	for name, addr := range map[string]string{"go": ln.Addr().String(), "python": py.Addr} {
+	for name, addr := range map[string]string{"go": startGoEcho(t), "python": py.Addr} {
 		t.Run(name, func(t *testing.T) {
 			cases := []struct {
 				args []string

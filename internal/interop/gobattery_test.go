@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"math/big"
-	"net"
 	"reflect"
 	"testing"
 	"time"
@@ -22,14 +21,7 @@ func TestGoClientAgainstPythonEchoServer(t *testing.T) {
 }
 
 func TestGoClientAgainstGoEchoServer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := pb.NewServer(echo.Config())
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	goBattery(t, ln.Addr().String())
+	goBattery(t, startGoEcho(t))
 }
 
 type goMind struct{ pb.Referenceable }
