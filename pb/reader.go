@@ -5,18 +5,24 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gospread/spread/banana"
 )
 
-// readBufSize is the read buffer of one connection. Banana decodes
+// readBufSize is the size of a read buffer. Banana decodes
 // incrementally, so a small buffer costs only extra reads.
-const readBufSize = 4 << 10
+const readBufSize = 16 << 10
 
-// start launches the reader and writer goroutines and, for a server,
-// sends the dialect offer.
+// readBufs holds read buffers between reads: an idle connection holds
+// none (see waitRead).
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// start launches the reader goroutine and, for a server, sends the
+// dialect offer.
 func (b *Broker) start() {
 	if b.isServer {
 		b.w.sendRaw(banana.AppendOffer(nil, b.cfg.Dialects...))
@@ -25,12 +31,14 @@ func (b *Broker) start() {
 }
 
 func (b *Broker) readLoop() {
-	buf := make([]byte, readBufSize)
 	b.conn.SetReadDeadline(time.Now().Add(b.cfg.HandshakeTimeout))
+	read := b.reader()
 	for {
-		n, err := b.conn.Read(buf)
+		buf, n, err := read()
 		if n > 0 {
-			if ferr := b.dec.Feed(buf[:n], b.expression); ferr != nil {
+			ferr := b.dec.Feed((*buf)[:n], b.expression)
+			readBufs.Put(buf)
+			if ferr != nil {
 				var pe *ProtocolError
 				if !errors.As(ferr, &pe) {
 					ferr = protoErr(ferr, "bad input")
@@ -39,6 +47,8 @@ func (b *Broker) readLoop() {
 				b.shutdown(ferr)
 				return
 			}
+		} else if buf != nil {
+			readBufs.Put(buf)
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
@@ -59,6 +69,61 @@ func (b *Broker) readLoop() {
 			return
 		}
 	}
+}
+
+// reader returns the function readLoop reads with: it returns a pooled
+// buffer (nil when nothing was read), the bytes read into it, and an
+// error. On a plain TCP connection it waits for data without holding a
+// buffer and takes one only once data is there, so that an idle
+// connection holds no read buffer. Other connections (TLS) read as
+// usual.
+func (b *Broker) reader() func() (*[]byte, int, error) {
+	plain := func() (*[]byte, int, error) {
+		buf := readBufs.Get().(*[]byte)
+		n, err := b.conn.Read(*buf)
+		return buf, n, err
+	}
+	tc, ok := b.conn.(*net.TCPConn)
+	if !ok {
+		return plain
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return plain
+	}
+	return func() (*[]byte, int, error) { return waitRead(rc) }
+}
+
+// waitRead reads once the socket is readable, into a buffer taken from
+// the pool only then. It honours the connection's read deadline.
+func waitRead(rc syscall.RawConn) (*[]byte, int, error) {
+	var buf *[]byte
+	var n int
+	var rerr error
+	err := rc.Read(func(fd uintptr) bool {
+		buf = readBufs.Get().(*[]byte)
+		for {
+			n, rerr = syscall.Read(int(fd), *buf)
+			if rerr != syscall.EINTR {
+				break
+			}
+		}
+		if rerr == syscall.EAGAIN {
+			readBufs.Put(buf)
+			buf = nil
+			return false // wait until readable
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return buf, 0, err
+	case rerr != nil:
+		return buf, 0, &net.OpError{Op: "read", Net: "tcp", Err: rerr}
+	case n == 0:
+		return buf, 0, io.EOF
+	}
+	return buf, n, nil
 }
 
 // expression handles one top-level banana expression. It runs on the
