@@ -2,26 +2,9 @@ package pb
 
 import (
 	"fmt"
-	"reflect"
 
 	"github.com/gospread/spread/jelly"
 )
-
-// export is an object this side has handed to the peer on this
-// connection.
-type export struct {
-	id       int64
-	obj      any // Referenceable, *viewPoint, *avatarRef, or Cacheable
-	key      any
-	refs     int
-	cache    Cacheable // non-nil for a Cacheable
-	observer *Observer
-}
-
-// heldCache is a peer's Cacheable that this side mirrors.
-type heldCache struct {
-	obj RemoteCache
-}
 
 // refs implements jelly.Refs for one jelly call: perspective is who the
 // value is being serialized for (for Viewables and per-user state).
@@ -191,47 +174,6 @@ func (r *refs) MarshalRef(m *jelly.Marshaler, v any) (any, bool, error) {
 	return nil, false, nil
 }
 
-type viewKey struct {
-	perspective any
-	view        any
-}
-
-func mustBePointer(v any) error {
-	if reflect.TypeOf(v).Kind() != reflect.Pointer {
-		return fmt.Errorf("pb: %T travels by reference and must be passed as a pointer", v)
-	}
-	return nil
-}
-
-// exportObject registers obj (or the object make builds) under key, or
-// finds it, and counts one more reference. It returns the id.
-func (b *Broker) exportObject(key, obj any, c Cacheable, make func() any) (int64, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return 0, ErrClosed
-	}
-	if id, ok := b.exportIDs[key]; ok {
-		b.exports[id].refs++
-		return id, nil
-	}
-	if len(b.exports) >= b.cfg.MaxRefs {
-		return 0, &Error{Type: pyPBError, Message: "Maximum PB reference count exceeded."}
-	}
-	if obj == nil {
-		obj = make()
-	}
-	b.nextLUID++
-	id := b.nextLUID
-	e := &export{id: id, obj: obj, key: key, refs: 1, cache: c}
-	b.exports[id] = e
-	b.exportIDs[key] = id
-	if a, ok := obj.(*avatarRef); ok {
-		b.avatars[a] = struct{}{}
-	}
-	return id, nil
-}
-
 func (r *refs) marshalCacheable(m *jelly.Marshaler, c Cacheable) (any, bool, error) {
 	b := r.b
 	if err := mustBePointer(c); err != nil {
@@ -363,134 +305,6 @@ func (r *refs) UnmarshalRef(u *jelly.Unmarshaler, tag string, sexp []any) (any, 
 		return nil, err
 	}
 	return obj, nil
-}
-
-func refID(sexp []any) (int64, error) {
-	if len(sexp) != 2 {
-		return 0, fmt.Errorf("pb: %s: %d elements, want 2", sexp[0], len(sexp))
-	}
-	id, ok := sexp[1].(int64)
-	if !ok {
-		return 0, fmt.Errorf("pb: reference id is not an int")
-	}
-	return id, nil
-}
-
-func (b *Broker) isHeldCache(v any) bool {
-	if v == nil || reflect.TypeOf(v).Kind() != reflect.Pointer {
-		return false
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	_, ok := b.cacheIDs[v]
-	return ok
-}
-
-// importRef returns the proxy for the peer's object id. Every
-// occurrence obliges one decref; a proxy already held answers the extra
-// occurrence with a decref at once, so the peer's count stays at one per
-// live proxy.
-func (b *Broker) importRef(id int64) (ref *RemoteReference, created bool, err error) {
-	b.mu.Lock()
-	if r := b.imports[id]; r != nil {
-		b.mu.Unlock()
-		b.w.send([]any{verbDecref, id})
-		return r, false, nil
-	}
-	if len(b.imports)+len(b.caches) >= b.cfg.MaxImports {
-		b.mu.Unlock()
-		return nil, false, protoErr(nil, "peer sent more than %d references", b.cfg.MaxImports)
-	}
-	r := &RemoteReference{b: b, id: id}
-	b.imports[id] = r
-	b.mu.Unlock()
-	return r, true, nil
-}
-
-// decref handles the peer releasing one reference to an export.
-func (b *Broker) decref(idv any) { b.release(verbDecref, idv) }
-
-// decache handles the peer releasing one copy of a Cacheable.
-func (b *Broker) decache(idv any) { b.release(verbDecache, idv) }
-
-// release drops one reference to an export (decref) or one copy of a
-// Cacheable (decache). At zero the export is forgotten: an avatar logs
-// out; a Cacheable stops observing and the peer is told to uncache it.
-// Unknown ids are logged and ignored (Twisted drops the connection).
-func (b *Broker) release(verb string, idv any) {
-	cache := verb == verbDecache
-	id, ok := idv.(int64)
-	b.mu.Lock()
-	e := b.exports[id]
-	if !ok || e == nil || (e.cache != nil) != cache {
-		b.mu.Unlock()
-		var logged any = id
-		if !ok {
-			logged = "a " + pyTypeName(idv) // never log peer-sized data
-		}
-		b.cfg.log.Warn("pb: "+verb+" of unknown id ignored", "peer", b.conn.RemoteAddr().String(), "id", logged)
-		return
-	}
-	e.refs--
-	if e.refs > 0 {
-		b.mu.Unlock()
-		return
-	}
-	delete(b.exports, id)
-	delete(b.exportIDs, e.key)
-	if a, isAvatar := e.obj.(*avatarRef); isAvatar {
-		delete(b.avatars, a)
-		b.cleanupLocked(a.runLogout)
-	}
-	if cache {
-		b.cleanupLocked(func() { e.cache.StoppedObserving(e.observer.perspective, e.observer) })
-	}
-	b.mu.Unlock()
-	if cache {
-		b.w.send([]any{verbUncache, id})
-	}
-}
-
-// cleanupLocked runs f (a logout, a Cacheable's StoppedObserving) on its
-// own goroutine, off the reader; shutdown waits for it, so that when a
-// connection is done every cleanup has run. Call with b.mu held on an
-// open broker.
-func (b *Broker) cleanupLocked(f func()) {
-	b.cleanups.Add(1)
-	go func() {
-		defer b.cleanups.Done()
-		f()
-	}()
-}
-
-// uncache handles the peer forgetting a Cacheable this side mirrors.
-func (b *Broker) uncache(idv any) {
-	id, _ := idv.(int64)
-	b.mu.Lock()
-	h := b.caches[id]
-	if h != nil {
-		delete(b.caches, id)
-		delete(b.cacheIDs, h.obj)
-	}
-	b.mu.Unlock()
-	if h == nil {
-		b.cfg.log.Warn("pb: uncache of unknown id ignored", "peer", b.conn.RemoteAddr().String(), "id", id)
-	}
-}
-
-// ReleaseCache tells the peer this side no longer needs the RemoteCache
-// rc. The peer answers with uncache once every copy is released.
-func (b *Broker) ReleaseCache(rc RemoteCache) error {
-	if !hashable(rc) {
-		return fmt.Errorf("pb: ReleaseCache: not a cache held on this connection")
-	}
-	b.mu.Lock()
-	id, ok := b.cacheIDs[rc]
-	b.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("pb: ReleaseCache: not a cache held on this connection")
-	}
-	return b.w.send([]any{verbDecache, id})
 }
 
 func (b *Broker) registry() *jelly.Registry {
