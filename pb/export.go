@@ -31,9 +31,9 @@ func mustBePointer(v any) error {
 	return nil
 }
 
-// exportObject registers obj (or the object make builds) under key, or
+// exportObject registers obj (or the object build makes) under key, or
 // finds it, and counts one more reference. It returns the id.
-func (b *Broker) exportObject(key, obj any, c Cacheable, make func() any) (int64, error) {
+func (b *Broker) exportObject(key, obj any, c Cacheable, build func() any) (int64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -47,7 +47,7 @@ func (b *Broker) exportObject(key, obj any, c Cacheable, make func() any) (int64
 		return 0, &Error{Type: pyPBError, Message: "Maximum PB reference count exceeded."}
 	}
 	if obj == nil {
-		obj = make()
+		obj = build()
 	}
 	b.nextLUID++
 	id := b.nextLUID
