@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gospread/spread/internal/jellytest"
+
 	"github.com/gospread/spread/internal/echo"
 	"github.com/gospread/spread/jelly"
 	"github.com/gospread/spread/pb"
@@ -65,33 +67,10 @@ func TestEchoValuesGoToGo(t *testing.T) {
 		if err != nil {
 			t.Fatalf("echo(%#v): %v", v, err)
 		}
-		if !jellyEqual(got, v) {
+		if !jellytest.Equal(got, v) {
 			t.Errorf("echo(%#v) = %#v", v, got)
 		}
 	}
-}
-
-// jellyEqual compares decoded values: byte slices by content, dicts by
-// items, big ints by value.
-func jellyEqual(a, b any) bool {
-	if ab, ok := a.(*big.Int); ok {
-		bb, ok := b.(*big.Int)
-		return ok && ab.Cmp(bb) == 0
-	}
-	if ad, ok := a.(*jelly.Dict); ok {
-		bd, ok := b.(*jelly.Dict)
-		if !ok || ad.Len() != bd.Len() {
-			return false
-		}
-		ai, bi := ad.Items(), bd.Items()
-		for i := range ai {
-			if !jellyEqual(ai[i].Key, bi[i].Key) || !jellyEqual(ai[i].Value, bi[i].Value) {
-				return false
-			}
-		}
-		return true
-	}
-	return reflect.DeepEqual(a, b)
 }
 
 func TestCallsKwargsErrorsAndRefs(t *testing.T) {

@@ -9,11 +9,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
+
+	"github.com/gospread/spread/internal/jellytest"
 
 	"github.com/gospread/spread/banana"
 	"github.com/gospread/spread/jelly"
@@ -340,7 +340,7 @@ func TestTwistedRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("value %d: Unmarshal of Twisted's output: %v\n%x", i, err, payload)
 		}
-		if !equal(back, s.value, !s.unordered) {
+		if !equalValues(back, s.value, !s.unordered) {
 			t.Fatalf("value %d: decoded Twisted output differs\n got %#v\nwant %#v", i, back, s.value)
 		}
 		again, err := jelly.Marshal(back, nil)
@@ -365,100 +365,10 @@ func TestTwistedRoundTrip(t *testing.T) {
 		nValues, exact, unordered, shared, time.Since(start).Round(time.Millisecond))
 }
 
-// equal is a type-strict deep equality (str != bytes, list != tuple,
-// float by bits); sets in order when ordered, else as sets; cycles end on
-// revisits.
-func equal(a, b any, ordered bool) bool { return eq(a, b, ordered, map[[2]uintptr]bool{}) }
-
-func ptrOf(v any) uintptr {
-	switch x := v.(type) {
-	case []any:
-		return uintptr(unsafe.Pointer(unsafe.SliceData(x)))
-	case jelly.Tuple:
-		return uintptr(unsafe.Pointer(unsafe.SliceData(x)))
+// equalValues compares strictly; ordered also compares sets in order.
+func equalValues(a, b any, ordered bool) bool {
+	if ordered {
+		return jellytest.EqualOrdered(a, b)
 	}
-	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer {
-		return rv.Pointer()
-	}
-	return 0
-}
-
-func eq(a, b any, ordered bool, seen map[[2]uintptr]bool) bool {
-	if pa, pb := ptrOf(a), ptrOf(b); pa != 0 && pb != 0 {
-		k := [2]uintptr{pa, pb}
-		if seen[k] {
-			return true
-		}
-		seen[k] = true
-	}
-	if ia, ok := bigOf(a); ok {
-		ib, ok := bigOf(b)
-		return ok && ia.Cmp(ib) == 0
-	}
-	switch x := a.(type) {
-	case []any:
-		y, ok := b.([]any)
-		return ok && eqSeq(x, y, ordered, seen)
-	case jelly.Tuple:
-		y, ok := b.(jelly.Tuple)
-		return ok && eqSeq(x, y, ordered, seen)
-	case []byte:
-		y, ok := b.([]byte)
-		return ok && bytes.Equal(x, y)
-	case float64:
-		y, ok := b.(float64)
-		return ok && (math.Float64bits(x) == math.Float64bits(y) || (math.IsNaN(x) && math.IsNaN(y)))
-	case *jelly.Dict:
-		y, ok := b.(*jelly.Dict)
-		if !ok || x.Len() != y.Len() {
-			return false
-		}
-		xi, yi := x.Items(), y.Items()
-		for i := range xi {
-			if !eq(xi[i].Key, yi[i].Key, ordered, seen) || !eq(xi[i].Value, yi[i].Value, ordered, seen) {
-				return false
-			}
-		}
-		return true
-	case *jelly.Set:
-		y, ok := b.(*jelly.Set)
-		if !ok || x.Frozen != y.Frozen || len(x.Items) != len(y.Items) {
-			return false
-		}
-		if ordered {
-			return eqSeq(x.Items, y.Items, ordered, seen)
-		}
-		for _, it := range x.Items {
-			if !y.Has(it) {
-				return false
-			}
-		}
-		return true
-	case jelly.Decimal:
-		y, ok := b.(jelly.Decimal)
-		return ok && x.Digits.Cmp(y.Digits) == 0 && x.Exp == y.Exp
-	}
-	return reflect.DeepEqual(a, b)
-}
-
-func bigOf(v any) (*big.Int, bool) {
-	switch x := v.(type) {
-	case int64:
-		return big.NewInt(x), true
-	case *big.Int:
-		return x, true
-	}
-	return nil, false
-}
-
-func eqSeq(x, y []any, ordered bool, seen map[[2]uintptr]bool) bool {
-	if len(x) != len(y) {
-		return false
-	}
-	for i := range x {
-		if !eq(x[i], y[i], ordered, seen) {
-			return false
-		}
-	}
-	return true
+	return jellytest.Equal(a, b)
 }

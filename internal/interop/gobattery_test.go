@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gospread/spread/internal/jellytest"
+
 	"github.com/gospread/spread/internal/echo"
 	"github.com/gospread/spread/internal/pypeer"
 	"github.com/gospread/spread/jelly"
@@ -73,7 +75,7 @@ func goBattery(t *testing.T, addr string) {
 			t.Errorf("echo %s: %v", name, err)
 			continue
 		}
-		if !equalValues(got, v) {
+		if !jellytest.Equal(got, v) {
 			t.Errorf("echo %s: got %#v (%T), want %#v (%T)", name, got, got, v, v)
 		}
 	}
@@ -87,7 +89,7 @@ func goBattery(t *testing.T, addr string) {
 		t.Helper()
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
-		} else if !equalValues(got, want) {
+		} else if !jellytest.Equal(got, want) {
 			t.Errorf("%s = %#v, want %#v", name, got, want)
 		}
 	}
@@ -166,61 +168,4 @@ func goBattery(t *testing.T, addr string) {
 	}
 	v, err = root.CallRemote(ctx, "echo", "end")
 	check("echo after release", v, err, "end")
-}
-
-func equalValues(a, b any) bool {
-	switch x := b.(type) {
-	case *big.Int:
-		y, ok := a.(*big.Int)
-		return ok && x.Cmp(y) == 0
-	case jelly.Decimal:
-		y, ok := a.(jelly.Decimal)
-		return ok && x.Exp == y.Exp && x.Digits.Cmp(y.Digits) == 0
-	case *jelly.Dict:
-		y, ok := a.(*jelly.Dict)
-		if !ok || x.Len() != y.Len() {
-			return false
-		}
-		for _, it := range x.Items() {
-			v, ok := y.Get(it.Key)
-			if !ok || !equalValues(v, it.Value) {
-				return false
-			}
-		}
-		return true
-	case *jelly.Set:
-		y, ok := a.(*jelly.Set)
-		if !ok || x.Frozen != y.Frozen || len(x.Items) != len(y.Items) {
-			return false
-		}
-		for _, it := range x.Items {
-			if !y.Has(it) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		y, ok := a.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !equalValues(y[i], x[i]) {
-				return false
-			}
-		}
-		return true
-	case jelly.Tuple:
-		y, ok := a.(jelly.Tuple)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !equalValues(y[i], x[i]) {
-				return false
-			}
-		}
-		return true
-	}
-	return reflect.DeepEqual(a, b)
 }
