@@ -32,7 +32,6 @@ var errorType = reflect.TypeOf((*error)(nil)).Elem()
 var contextType = reflect.TypeOf((*context.Context)(nil)).Elem()
 
 type methodInfo struct {
-	fn         reflect.Value // the method, receiver bound per call
 	index      int
 	hasCtx     bool
 	hasPersp   bool
