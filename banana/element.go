@@ -23,26 +23,3 @@ const PrefixLimit = 64
 
 // floatSize is the fixed body length of a FLOAT element.
 const floatSize = 8
-
-// typeName names a type byte for error messages.
-func typeName(t byte) string {
-	switch t {
-	case TypeList:
-		return "LIST"
-	case TypeInt:
-		return "INT"
-	case TypeString:
-		return "STRING"
-	case TypeNeg:
-		return "NEG"
-	case TypeFloat:
-		return "FLOAT"
-	case TypeLongInt:
-		return "LONGINT"
-	case TypeLongNeg:
-		return "LONGNEG"
-	case TypeVocab:
-		return "VOCAB"
-	}
-	return "unknown"
-}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -103,10 +102,4 @@ func readPassword(file string, stdin io.Reader, stderr io.Writer, prompt string,
 		}
 	}
 	return pw, nil
-}
-
-// readLine reads one line from r without buffering past it.
-func readLine(r *bufio.Reader) (string, error) {
-	s, err := r.ReadString('\n')
-	return strings.TrimRight(s, "\r\n"), err
 }
