@@ -121,11 +121,10 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 	if !ok {
 		return protoErr(nil, "message with a non-int request id")
 	}
-	nameb, ok := l[3].([]byte)
-	if !ok || !utf8.Valid(nameb) {
+	name, ok := wireText(l[3])
+	if !ok || !utf8.ValidString(name) {
 		return protoErr(nil, "method name is not a UTF-8 byte string")
 	}
-	name := string(nameb)
 	answer := truthy(l[4])
 
 	fail := func(err error) error {

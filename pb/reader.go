@@ -138,11 +138,11 @@ func (b *Broker) expression(v any) error {
 	if !ok || len(l) == 0 {
 		return protoErr(nil, "top-level expression is not a non-empty list")
 	}
-	verb, ok := l[0].([]byte)
+	verb, ok := wireText(l[0])
 	if !ok {
 		return protoErr(nil, "verb is not a byte string")
 	}
-	switch string(verb) {
+	switch verb {
 	case verbVersion:
 		if len(l) != 2 {
 			return protoErr(nil, "version: %d fields", len(l))
@@ -155,12 +155,12 @@ func (b *Broker) expression(v any) error {
 		if len(l) != 7 {
 			return protoErr(nil, "%s: %d fields, want 7", verb, len(l))
 		}
-		return b.incomingCall(l, string(verb) == verbCacheMessage)
+		return b.incomingCall(l, verb == verbCacheMessage)
 	case verbAnswer, verbError:
 		if len(l) != 3 {
 			return protoErr(nil, "%s: %d fields, want 3", verb, len(l))
 		}
-		return b.reply(l, string(verb) == verbError)
+		return b.reply(l, verb == verbError)
 	case verbDecref:
 		if len(l) != 2 {
 			return protoErr(nil, "decref: %d fields", len(l))
@@ -184,6 +184,19 @@ func (b *Broker) expression(v any) error {
 		return nil
 	}
 	return protoErr(nil, "unknown verb %q", sanitize(verb))
+}
+
+// wireText returns the bytes of a banana STRING or VOCAB element as a
+// string. The decoder gives vocabulary words as shared strings and other
+// strings as []byte; a word costs no copy here.
+func wireText(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case []byte:
+		return string(x), true
+	}
+	return "", false
 }
 
 // negotiate handles the dialect exchange: the server reads the client's
@@ -217,11 +230,11 @@ func (b *Broker) settle(d banana.Dialect) {
 }
 
 // sanitize shortens and cleans peer-supplied text for logs and errors.
-func sanitize(p []byte) string {
+func sanitize(p string) string {
 	if len(p) > 64 {
 		p = p[:64]
 	}
-	if !utf8.Valid(p) {
+	if !utf8.ValidString(p) {
 		return fmt.Sprintf("%x", p)
 	}
 	return string(p)
