@@ -20,6 +20,26 @@ const listCapHint = 16
 // in pieces; it grows (up to the declared length) as bytes arrive.
 const stringCapHint = 512
 
+// Small lists and strings of one top-level expression are cut from shared
+// arrays, so that a typical message costs one allocation for all its list
+// slots and one for all its string bytes instead of one per element. Each
+// piece has capacity equal to its length and pieces never overlap; the
+// arrays are dropped when the expression ends, so keeping one piece keeps
+// alive at most an array's worth of the same expression.
+const (
+	smallList   = 16  // lists of at most this many elements take shared slots
+	smallString = 64  // strings of at most this many bytes take shared bytes
+	arenaSlots  = 64  // the largest shared slot array
+	arenaBytes  = 512 // the largest shared byte array
+)
+
+// Pre-boxed empty values: a zero-capacity slice cannot be modified, and
+// appending to it copies, so sharing one costs nothing and is safe.
+var (
+	emptyList  any = []any{}
+	emptyBytes any = []byte{}
+)
+
 // frame is an open LIST.
 type frame struct {
 	items []any
@@ -45,6 +65,14 @@ type Decoder struct {
 
 	off       int64 // stream offset of the next byte
 	exprBytes int64 // bytes of the unfinished top-level expression
+
+	// Shared arrays of the current expression (see smallList): the unused
+	// parts, what the expression has taken so far, and what the previous
+	// expression took in all (to size the next arrays).
+	slots                []any
+	bytes                []byte
+	usedSlots, usedBytes int
+	lastSlots, lastBytes int
 }
 
 // NewDecoder returns a Decoder with the limits of cfg (nil: the defaults).
@@ -69,8 +97,8 @@ func (d *Decoder) Buffered() int { return int(d.exprBytes) }
 
 // Feed consumes p. For every complete top-level expression, in order, it
 // calls emit (nil: expressions are discarded). Decoded values are []any,
-// int64, *big.Int (only when int64 cannot hold the value), float64 and []byte;
-// they never alias p. emit may call SetDialect; the change applies to the
+// int64, *big.Int (only when int64 cannot hold the value), float64, []byte
+// (STRING) and string (VOCAB, a shared vocabulary word); they never alias p. emit may call SetDialect; the change applies to the
 // bytes after that expression, even within the same p.
 //
 // An error from emit stops Feed and is returned as is; a decode error is a
@@ -161,9 +189,9 @@ func (d *Decoder) element(t byte, rest []byte, emit func(any) error) error {
 			return err
 		}
 		if n == 0 {
-			return d.got([]any{}, emit)
+			return d.got(emptyList, emit)
 		}
-		d.stack = append(d.stack, frame{items: make([]any, 0, min(n, listCapHint)), want: n})
+		d.stack = append(d.stack, frame{items: d.listItems(n), want: n})
 		return nil
 	case TypeString:
 		n, err := d.size(pre)
@@ -174,9 +202,9 @@ func (d *Decoder) element(t byte, rest []byte, emit func(any) error) error {
 			return err
 		}
 		if n == 0 {
-			return d.got([]byte{}, emit)
+			return d.got(emptyBytes, emit)
 		}
-		d.str = make([]byte, 0, min(n, max(len(rest), stringCapHint)))
+		d.str = d.stringBuf(n, len(rest))
 		d.need = n
 		d.state = stString
 		return nil
@@ -197,9 +225,46 @@ func (d *Decoder) element(t byte, rest []byte, emit func(any) error) error {
 		if d.dialect != DialectPB {
 			return d.fail(&SyntaxError{Offset: typeOff, Msg: fmt.Sprintf("VOCAB %d (%q) in dialect %s", i, vocab[i], d.dialect)})
 		}
-		return d.got([]byte(vocab[i]), emit)
+		return d.got(vocabValues[i], emit)
 	}
 	return d.fail(&SyntaxError{Offset: typeOff, Msg: fmt.Sprintf("invalid type byte 0x%02x", t)})
+}
+
+// listItems returns the empty item slice for a LIST of n > 0 elements.
+func (d *Decoder) listItems(n int) []any {
+	if n > smallList {
+		return make([]any, 0, min(n, listCapHint))
+	}
+	if len(d.slots) < n {
+		d.slots = make([]any, min(max(n, d.lastSlots-d.usedSlots), arenaSlots))
+	}
+	items := d.slots[:0:n]
+	d.slots = d.slots[n:]
+	d.usedSlots += n
+	return items
+}
+
+// stringBuf returns the empty buffer for a STRING of n > 0 bytes, of which
+// at most avail are in the input at hand.
+func (d *Decoder) stringBuf(n, avail int) []byte {
+	if n > smallString {
+		return make([]byte, 0, min(n, max(avail, stringCapHint)))
+	}
+	if len(d.bytes) < n {
+		d.bytes = make([]byte, min(max(n, d.lastBytes-d.usedBytes), arenaBytes))
+	}
+	buf := d.bytes[:0:n]
+	d.bytes = d.bytes[n:]
+	d.usedBytes += n
+	return buf
+}
+
+// endExpr drops the shared arrays at the end of a top-level expression.
+func (d *Decoder) endExpr() {
+	d.exprBytes = 0
+	d.lastSlots, d.lastBytes = d.usedSlots, d.usedBytes
+	d.usedSlots, d.usedBytes = 0, 0
+	d.slots, d.bytes = nil, nil
 }
 
 // size decodes a STRING length or LIST count and checks it against SizeLimit.
@@ -248,7 +313,7 @@ func (d *Decoder) got(v any, emit func(any) error) error {
 		top.items = nil
 		d.stack = d.stack[:len(d.stack)-1]
 	}
-	d.exprBytes = 0
+	d.endExpr()
 	if emit == nil {
 		return nil
 	}
@@ -269,6 +334,7 @@ func (d *Decoder) fail(err error) error {
 	d.err = err
 	d.stack = nil
 	d.str = nil
+	d.slots, d.bytes = nil, nil
 	return err
 }
 

@@ -378,3 +378,63 @@ func TestDecodeBoundedMemory(t *testing.T) {
 		t.Fatalf("one byte at a time: %d bytes allocated for a %d-byte string", n, SizeLimit)
 	}
 }
+
+// Small strings and lists of one expression share backing arrays, but no
+// value can reach another: capacities equal lengths, so writing to or
+// appending to one leaves its neighbours alone.
+func TestDecodeSharedArraysIndependent(t *testing.T) {
+	in := []any{[]byte("ab"), []any{[]byte("cd"), int64(1)}, []byte("ef"), []any{}, []byte{}, []any{int64(2)}, "tuple"}
+	wire, err := (&Encoder{Dialect: DialectPB}).Append(nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDecoder(nil)
+	d.SetDialect(DialectPB)
+	var got []any
+	for range 3 { // the later rounds use arrays sized from the first
+		if err := d.Feed(wire, func(v any) error { got = append(got, v); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range got {
+		l := v.([]any)
+		a, c := l[0].([]byte), l[2].([]byte)
+		inner, last := l[1].([]any), l[5].([]any)
+		if cap(a) != len(a) || cap(c) != len(c) || cap(inner) != len(inner) || cap(l) != len(l) {
+			t.Fatalf("capacity beyond length: %d/%d %d/%d %d/%d %d/%d", len(a), cap(a), len(c), cap(c), len(inner), cap(inner), len(l), cap(l))
+		}
+		_ = append(a, 'X', 'Y', 'Z')
+		_ = append(inner, "X")
+		_ = append(l[3].([]any), "X")
+		_ = append(l[4].([]byte), 'X')
+		a[0] = '#'
+		inner[1] = "changed"
+		if !equal(l[1], []any{[]byte("cd"), "changed"}) || string(c) != "ef" || !equal(last, []any{int64(2)}) ||
+			len(l[3].([]any)) != 0 || len(l[4].([]byte)) != 0 || l[6] != any("tuple") {
+			t.Fatalf("neighbours changed: %s", pyRepr(l))
+		}
+	}
+	// Values of an earlier expression are untouched by later ones.
+	if string(got[0].([]any)[2].([]byte)) != "ef" {
+		t.Fatal("a later expression overwrote an earlier one")
+	}
+}
+
+// A typical call message costs one allocation per list and per string (their
+// boxes in an any), plus one array for all list slots and one for all string
+// bytes; VOCAB and small integers cost nothing.
+func TestDecodeCallMessageAllocs(t *testing.T) {
+	wire, _ := (&Encoder{Dialect: DialectPB}).Append(nil, callMessage())
+	d := NewDecoder(nil)
+	d.SetDialect(DialectPB)
+	emit := func(any) error { return nil }
+	n := testing.AllocsPerRun(100, func() {
+		if err := d.Feed(wire, emit); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// 4 lists, 3 strings ("echo", "unicode", "hello"), 2 shared arrays.
+	if n > 9 {
+		t.Errorf("%v allocations per call message, want <= 9", n)
+	}
+}

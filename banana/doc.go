@@ -23,20 +23,32 @@
 //	INT, LONGINT  int64, or *big.Int     int, int8..int64, uint, uint8..uint64, *big.Int
 //	NEG, LONGNEG  when int64 cannot hold it
 //	FLOAT         float64                float32, float64
-//	STRING, VOCAB []byte                 []byte, string
+//	STRING        []byte                 []byte, string
+//	VOCAB         string                 (a []byte or string equal to a word)
 //
 // A Go string is raw bytes on the wire, not Python text: jelly uses it for
 // tags such as "list". bool, nil and other types are refused by the Encoder
 // (jelly converts bools before they get here, while Twisted's Banana would
-// send True as the INT 1). Decoded []byte values never alias the input and
-// are never shared, so they may be modified.
+// send True as the INT 1).
+//
+// A VOCAB element decodes to its word as a Go string, boxed once for the
+// whole program, so that it costs no allocation; the receiver must treat it
+// as the same bytes a STRING would carry (Twisted sends application bytes
+// equal to a word as VOCAB too). A STRING decodes to a fresh []byte that
+// never aliases the input and may be modified. Small ones (up to 64 bytes)
+// of one top-level expression are cut from one shared array, without
+// overlapping and with capacity equal to length, so that modifying or
+// appending to one never affects another; keeping one keeps that array (at
+// most 512 bytes of the same expression) alive. The element arrays of small
+// lists (up to 16 elements) are shared the same way (at most 64 slots). An
+// empty STRING or LIST decodes to a shared empty value of zero capacity.
 //
 // # Dialects
 //
 // In DialectPB the 31 words of the pb vocabulary (VocabIndex, VocabWord) are
 // sent as VOCAB elements. The Encoder compresses every []byte or string equal
 // to a word, including application data, exactly as Twisted does; the
-// Decoder turns VOCAB back into []byte. In DialectNone, which is also the
+// Decoder turns VOCAB into a shared Go string (see Values). In DialectNone, which is also the
 // state before negotiation, VOCAB is a SyntaxError. The server offers
 // dialects as a list (AppendOffer), the client answers with a bare string
 // (ChooseDialect, AppendChoice), and the server checks the answer

@@ -125,11 +125,32 @@ func TestEncodeVocabEveryWord(t *testing.T) {
 			}
 		}
 	}
-	// Decoded vocabulary words are fresh: mutating one changes nothing else.
-	a := decodeOne(t, DialectPB, []byte{19, TypeVocab}).([]byte)
-	a[0] = 'X'
-	if b := decodeOne(t, DialectPB, []byte{19, TypeVocab}).([]byte); string(b) != "version" {
-		t.Fatalf("vocabulary corrupted: %q", b)
+	// Decoded vocabulary words are shared, immutable Go strings; STRING
+	// elements equal to a word (dialect none) stay fresh []byte.
+	if got := decodeOne(t, DialectPB, []byte{19, TypeVocab}); got != any("version") {
+		t.Fatalf("VOCAB 19 decodes to %T %v", got, got)
+	}
+	if got, ok := decodeOne(t, DialectNone, append([]byte{7, TypeString}, "version"...)).([]byte); !ok || string(got) != "version" {
+		t.Fatalf("STRING version decodes to %T %v", got, got)
+	}
+}
+
+// Decoding VOCAB does not allocate.
+func TestDecodeVocabNoAllocs(t *testing.T) {
+	d := NewDecoder(nil)
+	d.SetDialect(DialectPB)
+	in := []byte{19, TypeVocab, 27, TypeVocab, 31, TypeVocab}
+	var last any
+	emit := func(v any) error { last = v; return nil }
+	if n := testing.AllocsPerRun(100, func() {
+		if err := d.Feed(in, emit); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per Feed of three VOCAB elements", n)
+	}
+	if last != any("uncache") {
+		t.Fatalf("last = %v", last)
 	}
 }
 

@@ -129,6 +129,8 @@ func writeRepr(sb *strings.Builder, v any) {
 		sb.WriteString(floatRepr(x))
 	case []byte:
 		sb.WriteString(bytesRepr(x))
+	case string: // a VOCAB word: Twisted decodes it to bytes too
+		sb.WriteString(bytesRepr([]byte(x)))
 	default:
 		fmt.Fprintf(sb, "<%T>", v)
 	}

@@ -36,6 +36,15 @@ var vocab = [...]string{
 	31: "uncache",
 }
 
+// vocabValues holds each word boxed once as a Go string, so that decoding a
+// VOCAB element hands out a shared value without allocating.
+var vocabValues = func() (out [len(vocab)]any) {
+	for i, w := range vocab[1:] {
+		out[i+1] = w
+	}
+	return out
+}()
+
 // vocabIndex maps a word to its index.
 var vocabIndex = func() map[string]int {
 	m := make(map[string]int, len(vocab)-1)
@@ -69,6 +78,7 @@ func vocabIndexString(word string) (int, bool) {
 }
 
 // VocabWord returns a fresh copy of the pb vocabulary word with index i (1..31).
+// (The Decoder gives VOCAB elements as shared Go strings instead.)
 func VocabWord(i int) ([]byte, bool) {
 	if i < 1 || i >= len(vocab) {
 		return nil, false

@@ -7,7 +7,12 @@
 // float64 and byte strings. Package banana turns those into wire bytes; the
 // two packages do not import each other. Byte strings produced here are Go
 // string (tags such as "list", the payload of a unicode form) or []byte
-// (Python bytes values); the decoder accepts either type anywhere.
+// (Python bytes values); the decoder accepts either type anywhere. Where a
+// byte string atom is a value, not a tag, it is Python bytes and decodes to
+// []byte whatever its Go type: Banana's pb dialect delivers bytes equal to a
+// vocabulary word (b"list") as a shared Go string, and Unmarshal then
+// returns a fresh copy. Other []byte atoms are returned as they are (not
+// copied), and a string payload of a unicode form is used as it is.
 //
 // # Mapping
 //
@@ -113,6 +118,8 @@
 // that references and cycles span the whole value. With Options.Refs nil,
 // the broker tags are refused with *InsecureError.
 //
-// jelly starts no goroutines and keeps no global state; a Registry is safe
-// for concurrent use.
+// jelly starts no goroutines and keeps no global state other than pools
+// (sync.Pool) of scratch state that Marshal and Unmarshal reuse between
+// calls; this is why a hook may use the *Marshaler or *Unmarshaler it
+// receives only until it returns. A Registry is safe for concurrent use.
 package jelly

@@ -4,6 +4,7 @@ import (
 	"math/big"
 	"reflect"
 	"sort"
+	"sync"
 )
 
 // Marshaler is the state of one Marshal call. Hooks ([Refs], nothing else)
@@ -18,6 +19,42 @@ type Marshaler struct {
 	// m.Marshal call: its position in the output is not known to us.
 	detachNext bool
 	fixups     []*mstate
+	root       [1]any   // the slot the top-level value is written to
+	states     []mstate // storage for the mstate records, kept between calls
+}
+
+// marshalers recycles the state of Marshal calls, which a hook may use
+// only until it returns. The seen map and the mstate storage are kept
+// (emptied) unless they grew large.
+var marshalers = sync.Pool{New: func() any { return new(Marshaler) }}
+
+const maxPooledStates = 64
+
+func (m *Marshaler) release() {
+	seen, states := m.seen, m.states
+	if len(seen) > maxPooledStates {
+		seen = nil
+	} else {
+		clear(seen)
+	}
+	if cap(states) > maxPooledStates {
+		states = nil
+	} else {
+		clear(states)
+		states = states[:0]
+	}
+	*m = Marshaler{seen: seen, states: states}
+	marshalers.Put(m)
+}
+
+// newState returns a zeroed mstate. Records are never moved: a full
+// storage array is replaced by a new one, not grown.
+func (m *Marshaler) newState() *mstate {
+	if len(m.states) == cap(m.states) {
+		m.states = make([]mstate, 0, max(8, 2*cap(m.states)))
+	}
+	m.states = m.states[:len(m.states)+1]
+	return &m.states[len(m.states)-1]
 }
 
 // mstate is the encoder's record of a tracked value: where its first
@@ -36,15 +73,19 @@ type mstate struct {
 // *big.Int, float64, []byte (Python bytes) and string (raw bytes: tags and
 // the payload of unicode forms). Reference ids start at 1.
 func Marshal(v any, opt *Options) (any, error) {
-	m := &Marshaler{opt: opt.copy()}
-	root := make([]any, 1)
-	if err := m.marshalAt(v, root, 0); err != nil {
-		return nil, err
-	}
-	if len(m.fixups) > 0 {
+	m := marshalers.Get().(*Marshaler)
+	m.opt = opt.copy()
+	root := m.root[:]
+	err := m.marshalAt(v, root, 0)
+	if err == nil && len(m.fixups) > 0 {
 		m.applyFixups(root)
 	}
-	return root[0], nil
+	out := root[0]
+	m.release()
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Marshal marshals v as part of the value being marshaled (for hooks).
@@ -95,7 +136,8 @@ func (m *Marshaler) tracked(key ident, detached bool, loc []any, idx int, build 
 		loc[idx] = []any{TagDereference, st.id}
 		return nil
 	}
-	st := &mstate{loc: loc, idx: idx, detached: detached}
+	st := m.newState()
+	st.loc, st.idx, st.detached = loc, idx, detached
 	m.seen[key] = st
 	if err := m.enter(); err != nil {
 		return err
@@ -159,7 +201,7 @@ func (m *Marshaler) marshalAt(v any, loc []any, idx int) error {
 			loc[idx] = []any{TagBoolean, "false"}
 		}
 	case int64:
-		loc[idx] = x
+		loc[idx] = v // v already boxes x: no new allocation
 	case int:
 		loc[idx] = int64(x)
 	case int32:
@@ -188,19 +230,20 @@ func (m *Marshaler) marshalAt(v any, loc []any, idx int) error {
 			loc[idx] = x
 		}
 	case float64:
-		loc[idx] = x
+		loc[idx] = v
 	case float32:
 		loc[idx] = float64(x)
 	case string:
 		if !isText(x) {
 			return encodeErr(v, "string is not valid UTF-8 (send []byte for raw bytes)")
 		}
-		loc[idx] = []any{TagUnicode, x}
+		loc[idx] = []any{TagUnicode, v}
 	case []byte:
 		if x == nil {
-			x = []byte{}
+			loc[idx] = []byte{}
+		} else {
+			loc[idx] = v
 		}
-		loc[idx] = x
 	case []any:
 		key, ok := sliceIdent(typeList, x)
 		build := func() ([]any, error) { return m.seq(TagList, x) }

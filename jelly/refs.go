@@ -17,6 +17,9 @@ package jelly
 // (a []byte or string), the rest its arguments, undecoded. Use u.Unmarshal
 // for jellied parts. Without a Refs hook these tags are refused with
 // *InsecureError.
+//
+// m and u are valid only until the method returns: Marshal and Unmarshal
+// reuse them for later calls. Do not keep them.
 type Refs interface {
 	MarshalRef(m *Marshaler, v any) (sexp any, ok bool, err error)
 	UnmarshalRef(u *Unmarshaler, tag string, sexp []any) (v any, err error)

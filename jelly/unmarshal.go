@@ -4,6 +4,7 @@ import (
 	"math/big"
 	"reflect"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -44,16 +45,27 @@ type pending struct {
 // Unmarshal converts a jelly s-expression (as produced by a Banana decoder:
 // nested []any lists, int64, *big.Int, float64, and byte strings as []byte
 // or string) to a Go value; see the package documentation for the mapping
-// and the security rules. Byte strings of the result may share memory with
-// sexp: do not modify sexp afterwards.
+// and the security rules. A string atom where a value is expected (a VOCAB
+// word from Banana) gives a fresh []byte. Byte strings of the result may
+// share memory with sexp: do not modify sexp afterwards.
 func Unmarshal(sexp any, opt *Options) (any, error) {
-	u := &Unmarshaler{opt: opt.copy()}
+	u := unmarshalers.Get().(*Unmarshaler)
+	u.opt = opt.copy()
 	v, err := u.unmarshal(sexp)
+	if err == nil {
+		v, err = u.finish(v)
+	}
+	*u = Unmarshaler{} // drop every reference into this call's data
+	unmarshalers.Put(u)
 	if err != nil {
 		return nil, err
 	}
-	return u.finish(v)
+	return v, nil
 }
+
+// unmarshalers recycles the state of Unmarshal calls, which a hook may use
+// only until it returns.
+var unmarshalers = sync.Pool{New: func() any { return new(Unmarshaler) }}
 
 // Unmarshal decodes sexp as part of the value being decoded (for hooks).
 // Shared and cyclic structure inside sexp, and references to parts decoded
@@ -158,11 +170,13 @@ func (u *Unmarshaler) unmarshal(sexp any) (any, error) {
 		if x == nil {
 			return []byte{}, nil
 		}
-		return x, nil // aliases the input: sexp is consumed
+		return sexp, nil // aliases the input: sexp is consumed
 	case string:
+		// Python bytes equal to a pb vocabulary word arrive as a shared
+		// string (Banana VOCAB): hand out a fresh []byte.
 		return []byte(x), nil
 	case int64, float64:
-		return x, nil
+		return sexp, nil
 	case *big.Int:
 		if x == nil {
 			return nil, decodeErr("", "nil *big.Int in s-expression")
@@ -229,11 +243,24 @@ func (u *Unmarshaler) list(l []any) (any, error) {
 	case TagNone:
 		return nil, nil
 	case TagBoolean:
-		b, err := byteArg(tag, args)
-		if err != nil {
-			return nil, err
+		if len(args) < 1 {
+			return nil, decodeErr(tag, "missing argument")
 		}
-		switch string(b) {
+		var t string
+		switch b := args[0].(type) {
+		case string:
+			t = b
+		case []byte:
+			switch string(b) { // no copy
+			case "true":
+				return true, nil
+			case "false":
+				return false, nil
+			}
+		default:
+			return nil, decodeErr(tag, "argument must be a byte string, not %T", args[0])
+		}
+		switch t {
 		case "true":
 			return true, nil
 		case "false":
@@ -241,6 +268,14 @@ func (u *Unmarshaler) list(l []any) (any, error) {
 		}
 		return nil, decodeErr(tag, "payload must be true or false")
 	case TagUnicode:
+		if len(args) > 0 {
+			if s, ok := args[0].(string); ok { // immutable: no copy needed
+				if !utf8.ValidString(s) {
+					return nil, decodeErr(tag, "invalid UTF-8")
+				}
+				return args[0], nil
+			}
+		}
 		b, err := byteArg(tag, args)
 		if err != nil {
 			return nil, err
@@ -274,11 +309,11 @@ func (u *Unmarshaler) list(l []any) (any, error) {
 	case TagDereference:
 		return u.dereference(args)
 	case TagUnpersistable:
-		b, err := byteArg(tag, args)
+		t, err := textArg(tag, args)
 		if err != nil {
 			return nil, err
 		}
-		return Unpersistable{Reason: string(b)}, nil
+		return Unpersistable{Reason: t}, nil
 	case TagPersistent:
 		return Unpersistable{Reason: "Persistent callback not found"}, nil
 	}
@@ -297,6 +332,21 @@ func (u *Unmarshaler) list(l []any) (any, error) {
 		return u.instance(e, args)
 	}
 	return nil, &InsecureError{Tag: tag}
+}
+
+// textArg returns the first argument, a byte string, as a string (without
+// copying a string).
+func textArg(tag string, args []any) (string, error) {
+	if len(args) < 1 {
+		return "", decodeErr(tag, "missing argument")
+	}
+	switch b := args[0].(type) {
+	case string:
+		return b, nil
+	case []byte:
+		return string(b), nil
+	}
+	return "", decodeErr(tag, "argument must be a byte string, not %T", args[0])
 }
 
 func byteArg(tag string, args []any) ([]byte, error) {
@@ -357,10 +407,10 @@ func (u *Unmarshaler) dict(args []any) (any, error) {
 	}
 	defer u.leave()
 	d := &Dict{}
-	if len(args) > 0 {
-		d.keys = make([]any, 0, len(args))
-		d.vals = make([]any, 0, len(args))
-		d.ckeys = make([]string, 0, len(args))
+	if n := len(args); n > 0 {
+		kv := make([]any, 2*n) // keys and values in one array
+		d.keys, d.vals = kv[:0:n], kv[n:n:2*n]
+		d.ckeys = make([]string, 0, n)
 	}
 	for _, a := range args {
 		pair, ok := a.([]any)
