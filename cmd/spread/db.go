@@ -26,8 +26,8 @@ func (d *dbFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&d.rehash, "rehash", false, "re-hash passwords with the current default where Django would")
 }
 
-func (d *dbFlags) open(ctx context.Context) (*django.Store, error) {
-	return django.Open(ctx, d.dsn, &django.Config{UserTable: d.userTable, Rehash: d.rehash})
+func (d *dbFlags) open(ctx context.Context, log *slog.Logger) (*django.Store, error) {
+	return django.Open(ctx, d.dsn, &django.Config{UserTable: d.userTable, Rehash: d.rehash, Logger: log})
 }
 
 // attach opens the database, creating Django's schema if the table is
@@ -35,7 +35,7 @@ func (d *dbFlags) open(ctx context.Context) (*django.Store, error) {
 func (d *dbFlags) attach(portal *cred.Portal, log *slog.Logger) (func(), error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := d.open(ctx)
+	st, err := d.open(ctx, log)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,12 @@ func (d *dbFlags) attach(portal *cred.Portal, log *slog.Logger) (func(), error) 
 	portal.Register(st)
 	log.Info("chat: users from the Django database", "table", st.Config().UserTable, "created_schema", created,
 		"login", "password login over TLS or loopback; Twisted's challenge login cannot check Django hashes")
-	return func() { st.Close() }, nil
+	return func() {
+		// Close writes the last_login values still pending.
+		if err := st.Close(); err != nil {
+			log.Error("chat: closing the user database", "err", err)
+		}
+	}, nil
 }
 
 // tlsListener wraps ln with the config's TLS.

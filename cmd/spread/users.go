@@ -41,12 +41,17 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := db.open(ctx)
+	st, err := db.open(ctx, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "spread users: %v\n", err)
 		return 1
 	}
-	defer st.Close()
+	defer func() {
+		// Close writes the last_login of a successful check.
+		if err := st.Close(); err != nil {
+			fmt.Fprintf(stderr, "spread users: %v\n", err)
+		}
+	}()
 	if _, err := st.EnsureSchema(ctx); err != nil {
 		fmt.Fprintf(stderr, "spread users: %v\n", err)
 		return 1

@@ -55,10 +55,21 @@ func (s *Store) CheckCredentials(ctx context.Context, c cred.Credentials) (strin
 //
 // On success (and only then: Django also re-hashes for an inactive
 // user who typed the right password, Spread does not) Check sets
-// last_login to now, and with Config.Rehash
-// replaces a hash Django would replace (MustUpdate) by a new
-// pbkdf2_sha256 one; both in one UPDATE. Nothing is written with
-// Config.ReadOnly.
+// last_login to the time of this login, and with Config.Rehash replaces
+// a hash Django would replace (MustUpdate) by a new pbkdf2_sha256 one.
+// Nothing is written with Config.ReadOnly.
+//
+// The new hash is written before Check returns. last_login is not:
+// Check records it and returns, and a background goroutine (which runs
+// only while writes are pending) writes every recorded login in one
+// transaction, the newest time per user winning. Until then a reader of
+// the table sees the previous value; Flush waits for the writes and
+// returns their errors, Close flushes them. If the process dies first,
+// those last_login values are lost (the logins themselves are not
+// affected). At most 4096 users are pending at once: past that, a
+// successful Check waits for the batch being written (or for ctx, whose
+// end then fails the login with its error), so memory stays bounded
+// when the database stalls.
 //
 // Check returns nil on success and an error matching
 // cred.ErrUnauthorizedLogin on refusal. Database failures are returned as
@@ -107,19 +118,17 @@ func (s *Store) Check(ctx context.Context, username string, password []byte) err
 	if s.cfg.ReadOnly {
 		return nil
 	}
-	now := s.timeArg(time.Now())
+	now := time.Now()
 	if s.cfg.Rehash && mustUpdate {
 		// Replace the hash only if nobody changed it since we read it.
-		_, err = s.db.ExecContext(ctx, s.q(`UPDATE `+s.table+` SET "last_login" = ?, `+
+		_, err = s.db.ExecContext(ctx, s.q(`UPDATE `+s.table+` SET `+
 			`"password" = CASE WHEN "password" = ? THEN ? ELSE "password" END WHERE "id" = ?`),
-			now, encoded, MakePasswordIterations(password, s.cfg.Iterations), id)
-	} else {
-		_, err = s.db.ExecContext(ctx, s.q(`UPDATE `+s.table+` SET "last_login" = ? WHERE "id" = ?`), now, id)
+			encoded, MakePasswordIterations(password, s.cfg.Iterations), id)
+		if err != nil {
+			return fmt.Errorf("django: re-hash password: %w", err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("django: update last_login: %w", err)
-	}
-	return nil
+	return s.recordLogin(ctx, id, now)
 }
 
 // dummyHash spends what one default hash costs.

@@ -115,6 +115,15 @@ func TestReadOnly(t *testing.T) {
 	if err := r.Check(ctx, "ro", []byte("letmein")); err != nil {
 		t.Fatal(err)
 	}
+	r.mu.Lock()
+	recorded, running := r.ll.recorded, r.ll.running
+	r.mu.Unlock()
+	if recorded != 0 || running {
+		t.Errorf("ReadOnly recorded %d logins (flusher running %v)", recorded, running)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	users, _ := s.ListUsers(ctx)
 	if users[0].LastLogin != nil || users[0].Algorithm != AlgUnsaltedSHA1 {
 		t.Errorf("ReadOnly wrote: %+v", users[0])
@@ -122,6 +131,9 @@ func TestReadOnly(t *testing.T) {
 	// The same with writes allowed: re-hashed and logged in.
 	r.cfg.ReadOnly = false
 	if err := r.Check(ctx, "ro", []byte("letmein")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	users, _ = s.ListUsers(ctx)

@@ -45,11 +45,27 @@
 // A Store is a cred.KindsChecker for cred.KindPassword. Check follows
 // Django's ModelBackend: exact username, verified password, active user;
 // unknown users, unusable passwords and unreadable hashes cost the same
-// as a wrong password (a dummy hash at the current count); success writes
-// last_login (a timestamp with time zone on PostgreSQL, Django's UTC text
-// form on SQLite). With Config.Rehash, a hash Django would replace after
-// login (another algorithm, another count, a short salt) is replaced in
-// the same UPDATE.
+// as a wrong password (a dummy hash at the current count); success sets
+// last_login to the time of the login (a timestamp with time zone on
+// PostgreSQL, Django's UTC text form on SQLite). With Config.Rehash, a
+// hash Django would replace after login (another algorithm, another
+// count, a short salt) is replaced before Check returns.
+//
+// # When last_login lands
+//
+// Check answers without waiting for the last_login write, which on
+// SQLite costs a journal write and an fsync per transaction. It records
+// the user and the time; a background goroutine, started on demand and
+// ended when nothing is left, writes everything recorded in one
+// transaction (the newest time per user wins), and starts again for what
+// arrived meanwhile. The value is normally in the table a few
+// milliseconds after the login was answered. Store.Flush waits until
+// every login recorded before the call is written and returns the first
+// write error since the previous Flush; Store.Close flushes, then closes
+// the database. A failed batch is not retried: its error goes to the next
+// Flush or Close and, with Config.Logger, to the log. Pending values
+// (at most 4096 users; past that Check waits for the database) are lost
+// if the process exits without Close. Config.ReadOnly writes nothing.
 //
 // AddUser, SetPassword, SetActive, DeleteUser and ListUsers serve
 // command-line tools. Usernames follow Django's default rule

@@ -71,3 +71,29 @@ func ExampleOpen() {
 	// avatar of alice
 	// true
 }
+
+func ExampleStore_Flush() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	store, err := django.Open(ctx, "sqlite:"+filepath.Join(dir, "db.sqlite3"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := store.EnsureSchema(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if err := store.AddUser(ctx, "bob", []byte("pw")); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(store.Check(ctx, "bob", []byte("pw")))
+	// Check answered before writing last_login; Flush waits for it.
+	fmt.Println(store.Flush(ctx))
+	users, _ := store.ListUsers(ctx)
+	fmt.Println(users[0].Username, users[0].LastLogin != nil)
+	// Output:
+	// <nil>
+	// <nil>
+	// bob true
+}

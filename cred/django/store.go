@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -35,14 +37,27 @@ type Config struct {
 
 	// Rehash makes a successful Check replace the stored hash with a new
 	// pbkdf2_sha256 one at Iterations, wherever Django would (another
-	// algorithm, another iteration count, a short salt). The new hash and
-	// last_login are written by the same UPDATE. Default false: Spread
-	// then leaves passwords as they are.
+	// algorithm, another iteration count, a short salt). The new hash is
+	// written before Check returns; last_login follows as after any
+	// successful Check (see Store.Check). Default false: Spread then
+	// leaves passwords as they are.
 	Rehash bool
 
 	// ReadOnly stops Check from writing anything: no last_login, no
 	// re-hash. For a database user that may only SELECT. Default false.
+	//
+	// Without ReadOnly, a successful Check sets last_login to the time
+	// of that login, but writes it after answering: a background writer
+	// stores it, usually within milliseconds, together with other
+	// logins' in one transaction. Store.Flush waits for these writes and
+	// reports their errors; Store.Close flushes before closing.
 	ReadOnly bool
+
+	// Logger, when not nil, receives an Error record for every failed
+	// background last_login write (with the number of users and the
+	// error; never a password or hash). Those errors are also returned by
+	// the next Store.Flush or Store.Close, logged or not.
+	Logger *slog.Logger
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -82,6 +97,9 @@ type Store struct {
 	dialect dialect
 	cfg     Config
 	table   string // quoted
+
+	mu sync.Mutex
+	ll lastLogins // guarded by mu; see lastlogin.go
 }
 
 // Open connects to the database named by dsn:
@@ -127,9 +145,6 @@ func Open(ctx context.Context, dsn string, cfg *Config) (*Store, error) {
 	}
 	return &Store{db: db, dialect: d, cfg: c, table: quoteIdent(c.UserTable)}, nil
 }
-
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
 
 // Config returns the effective configuration, defaults filled in.
 func (s *Store) Config() Config { return s.cfg }

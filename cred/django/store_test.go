@@ -121,6 +121,9 @@ func testWithDjango(t *testing.T, dsn string) (djangoTable []string) {
 
 	// last_login: set exactly for the successful logins, readable by
 	// Spread and by Django.
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	list, err := s.ListUsers(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -231,6 +234,9 @@ func testWithDjango(t *testing.T, dsn string) (djangoTable []string) {
 	// An inactive user with an old hash is not re-hashed.
 	if err := rs.Check(ctx, "inactive_md5", []byte("pw inactive")); !errors.Is(err, cred.ErrUnauthorizedLogin) {
 		t.Errorf("inactive_md5: %v", err)
+	}
+	if err := rs.Flush(ctx); err != nil {
+		t.Fatal(err)
 	}
 	after := map[string]string{}
 	for _, row := range dj.Users(t) {
@@ -394,6 +400,9 @@ func TestCustomUserTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.Check(ctx, "ann", []byte("pw")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var n int

@@ -38,6 +38,19 @@ func TestDjangoUsersThroughSpreadPostgres(t *testing.T) {
 	djangoThroughSpread(t, pgtest.Start(t))
 }
 
+// allLoggedIn reports whether every user who can log in has a
+// last_login in rows.
+func allLoggedIn(rows []djangotest.UserRow, users []djangotest.User) bool {
+	for _, r := range rows {
+		for _, u := range users {
+			if u.Username == r.Username && !u.Inactive && !u.Unusable && r.LastLogin == nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // djangoThroughSpread: Django creates users with every hasher it has;
 // spread chat serve --db logs each in through spread chat join; Spread's
 // users add writes a user Django accepts; last_login moves; with
@@ -81,8 +94,13 @@ func djangoThroughSpread(t *testing.T, dsn string) {
 	}
 
 	// last_login moved for those who logged in, and every re-hashed
-	// password still verifies in Django.
+	// password still verifies in Django. The server writes last_login in
+	// the background after answering a login: give it a bounded moment.
 	rows := dj.Users(t)
+	for wait := 0; wait < 50 && !allLoggedIn(rows, users); wait++ {
+		time.Sleep(100 * time.Millisecond)
+		rows = dj.Users(t)
+	}
 	for _, r := range rows {
 		var u djangotest.User
 		for _, x := range users {
