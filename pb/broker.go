@@ -27,8 +27,8 @@ const (
 const protocolVersion = 6
 
 // Broker is one PB connection, on either side. It has one reader
-// goroutine and one writer goroutine. Its methods are safe for concurrent
-// use.
+// goroutine and one serialized writer (see the package doc). Its methods
+// are safe for concurrent use.
 type Broker struct {
 	conn     net.Conn
 	cfg      *settings
@@ -47,23 +47,25 @@ type Broker struct {
 
 	w writer
 
-	mu        sync.Mutex
-	closed    bool
-	closeErr  error
-	nextReq   int64
-	pending   map[int64]*pendingCall
-	nextLUID  int64
-	exports   map[int64]*export
-	exportIDs map[any]int64
-	root      any
-	rootMade  bool
-	imports   map[int64]*RemoteReference
-	caches    map[int64]*heldCache
-	cacheIDs  map[any]int64
-	queues    map[any]*serialQueue
-	inflight  int
-	avatars   map[*avatarRef]struct{}
-	peerRoot  *RemoteReference
+	mu         sync.Mutex
+	closed     bool
+	closeErr   error
+	nextReq    int64
+	pending    map[int64]*pendingCall
+	nextLUID   int64
+	exports    map[int64]*export
+	exportIDs  map[any]int64
+	root       any
+	rootMade   bool
+	imports    map[int64]*RemoteReference
+	caches     map[int64]*heldCache
+	cacheIDs   map[any]int64
+	queues     map[any]*serialQueue // besides queue1
+	queue1     serialQueue          // the queue of one object, when queue1Used
+	queue1Key  any
+	queue1Used bool
+	inflight   int
+	peerRoot   *RemoteReference
 
 	abandoned atomic.Int64   // answers dropped because the caller gave up
 	cleanups  sync.WaitGroup // logouts and StoppedObserving started by decref/decache
@@ -72,23 +74,17 @@ type Broker struct {
 func newBroker(conn net.Conn, cfg *settings, isServer bool, srv *Server) *Broker {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Broker{
-		conn:      conn,
-		cfg:       cfg,
-		isServer:  isServer,
-		server:    srv,
-		ctx:       ctx,
-		cancel:    cancel,
-		done:      make(chan struct{}),
-		ready:     make(chan struct{}),
-		dec:       banana.NewDecoder(cfg.Banana),
-		pending:   make(map[int64]*pendingCall),
-		exports:   make(map[int64]*export),
-		exportIDs: make(map[any]int64),
-		imports:   make(map[int64]*RemoteReference),
-		caches:    make(map[int64]*heldCache),
-		cacheIDs:  make(map[any]int64),
-		queues:    make(map[any]*serialQueue),
-		avatars:   make(map[*avatarRef]struct{}),
+		conn:     conn,
+		cfg:      cfg,
+		isServer: isServer,
+		server:   srv,
+		ctx:      ctx,
+		cancel:   cancel,
+		done:     make(chan struct{}),
+		ready:    make(chan struct{}),
+		dec:      banana.NewDecoder(cfg.Banana),
+		// The maps are made when first written: an idle connection
+		// should cost little.
 	}
 	b.w.init(b)
 	b.peerRoot = &RemoteReference{b: b, root: true}
@@ -153,13 +149,11 @@ func (b *Broker) shutdown(reason error) {
 	b.closeErr = reason
 	pending := b.pending
 	b.pending = nil
-	avatars := b.avatars
-	b.avatars = nil
 	exports := b.exports
-	b.exports = map[int64]*export{}
-	b.exportIDs = map[any]int64{}
+	b.exports = nil
+	b.exportIDs = nil
 	imports := b.imports
-	b.imports = map[int64]*RemoteReference{}
+	b.imports = nil
 	b.mu.Unlock()
 
 	b.w.close()
@@ -180,8 +174,10 @@ func (b *Broker) shutdown(reason error) {
 			e.cache.StoppedObserving(e.observer.perspective, e.observer)
 		}
 	}
-	for a := range avatars {
-		a.runLogout()
+	for _, e := range exports {
+		if a, ok := e.obj.(*avatarRef); ok {
+			a.runLogout()
+		}
 	}
 	b.cleanups.Wait()
 	if b.server != nil {

@@ -6,6 +6,8 @@ import (
 	"math/big"
 	"net"
 	"reflect"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -215,5 +217,48 @@ func (b *blocker) RemoteWait(ctx context.Context) {
 	select {
 	case <-b.block:
 	case <-ctx.Done():
+	}
+}
+
+// TestIdleReaderMovesToFreshGoroutine lets both sides of a connection
+// fall silent until their readers move to fresh goroutines, then checks
+// that calls still work in both directions, and that a busy connection
+// keeps working while its idle deadline passes again and again.
+func TestIdleReaderMovesToFreshGoroutine(t *testing.T) {
+	defer pb.SetIdlePark(30 * time.Millisecond)()
+	_, addr := serve(t, echo.Config())
+	b := dial(t, addr, echo.ClientConfig())
+	ctx := ctxT(t)
+	root := b.Root()
+	if v, err := root.CallRemote(ctx, "echo", "before"); err != nil || v != "before" {
+		t.Fatalf("echo = %v, %v", v, err)
+	}
+
+	// Both readers (client and server) park once silent for 30 ms.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var sb strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&sb, 2)
+		if n := strings.Count(sb.String(), "created by github.com/gospread/spread/pb.(*Broker).readFrom"); n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reader moved to a fresh goroutine:\n%s", sb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// The server calls back into the client's object, so both parked
+	// readers must wake.
+	v, err := root.CallRemote(ctx, "callback", &clientObj{}, "after")
+	if err != nil || v != "after" {
+		t.Fatalf("callback after parking = %v, %v", v, err)
+	}
+	// Busy across many deadlines: calls every few milliseconds.
+	for i := 0; i < 40; i++ {
+		if v, err := root.CallRemote(ctx, "echo", int64(i)); err != nil || v != int64(i) {
+			t.Fatalf("echo %d = %v, %v", i, v, err)
+		}
+		time.Sleep(3 * time.Millisecond)
 	}
 }

@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"sync"
-	"unicode/utf8"
+	"sync/atomic"
 
 	"github.com/gospread/spread/jelly"
 )
@@ -35,9 +34,28 @@ type Dispatcher interface {
 
 type callKey struct{}
 
+// callState is the context a handler runs with: the broker's context,
+// plus what Go needs to let the next call on the same object start.
+// It lives inside the job it belongs to, so a call costs no extra
+// allocation for its context.
 type callState struct {
-	once    sync.Once
-	release func()
+	context.Context
+	released atomic.Bool
+	b        *Broker
+	key      any
+	s        *serialQueue
+}
+
+func (st *callState) Value(k any) any {
+	if k == (callKey{}) {
+		return st
+	}
+	return st.Context.Value(k)
+}
+
+// release lets the call queued behind this one start, once.
+func (st *callState) release() bool {
+	return st.released.CompareAndSwap(false, true)
 }
 
 // Go lets the calls queued behind the current call on the same object
@@ -46,47 +64,90 @@ type callState struct {
 // may use it when their order does not matter. Calling it outside a
 // handler, or twice, does nothing.
 func Go(ctx context.Context) {
-	if s, ok := ctx.Value(callKey{}).(*callState); ok {
-		s.once.Do(s.release)
+	st, ok := ctx.Value(callKey{}).(*callState)
+	if !ok || !st.release() {
+		return
 	}
+	if next := st.b.dequeue(st.key, st.s); next != nil {
+		spawn(task{st.b, st.key, st.s, next})
+	}
+}
+
+// A job is something run in an object's serial queue: an incoming call,
+// or a Sync marker.
+type job interface {
+	state() *callState
+	run(ctx *callState)
 }
 
 // serialQueue runs the calls to one object one after the other, in
 // arrival order. A handler that calls Go lets the next one start.
 type serialQueue struct {
 	busy bool
-	q    []func(st *callState)
+	q    []job
 }
 
-// enqueue runs f when every earlier call on key has finished (or called
+// enqueue runs j when every earlier job on key has finished (or called
 // Go).
-func (b *Broker) enqueue(key any, f func(st *callState)) {
+func (b *Broker) enqueue(key any, j job) {
 	key = queueKey(key) // the root or a RemoteCache may be unhashable
 	b.mu.Lock()
-	s := b.queues[key]
-	if s == nil {
-		s = &serialQueue{}
-		b.queues[key] = s
-	}
+	s := b.queueLocked(key)
 	if s.busy {
-		s.q = append(s.q, f)
+		s.q = append(s.q, j)
 		b.mu.Unlock()
 		return
 	}
 	s.busy = true
 	b.mu.Unlock()
-	go b.runQueued(key, s, f)
+	spawn(task{b, key, s, j})
 }
 
-// dequeue takes the next call of s, or marks s idle and returns nil.
-func (b *Broker) dequeue(key any, s *serialQueue) func(st *callState) {
+// queueLocked returns key's queue, made if needed. Most connections
+// have calls queued on one object at a time; that queue lives in the
+// Broker (queue1) and costs no allocation.
+func (b *Broker) queueLocked(key any) *serialQueue {
+	if b.queue1Used && b.queue1Key == key {
+		return &b.queue1
+	}
+	if s := b.queues[key]; s != nil {
+		return s
+	}
+	if !b.queue1Used {
+		b.queue1Used, b.queue1Key = true, key
+		return &b.queue1
+	}
+	if b.queues == nil {
+		b.queues = make(map[any]*serialQueue)
+	}
+	s := &serialQueue{}
+	b.queues[key] = s
+	return s
+}
+
+// dropQueueLocked forgets key's queue s, which is empty.
+func (b *Broker) dropQueueLocked(key any, s *serialQueue) {
+	s.busy = false
+	if s == &b.queue1 {
+		b.queue1Used, b.queue1Key = false, nil
+		if cap(s.q) > 16 {
+			s.q = nil // a burst is over: keep no long backing array
+		} else {
+			s.q = s.q[:0]
+		}
+		return
+	}
+	if b.queues[key] == s {
+		delete(b.queues, key)
+	}
+}
+
+// dequeue takes the next job of s, or marks s idle and returns nil.
+func (b *Broker) dequeue(key any, s *serialQueue) job {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(s.q) == 0 {
-		s.busy = false
-		if b.queues[key] == s {
-			delete(b.queues, key)
-		}
+		b.dropQueueLocked(key, s)
 		return nil
 	}
 	next := s.q[0]
@@ -95,23 +156,37 @@ func (b *Broker) dequeue(key any, s *serialQueue) func(st *callState) {
 	return next
 }
 
-// runQueued runs f and then, on the same goroutine, the calls queued
+// runQueued runs j and then, on the same goroutine, the jobs queued
 // behind it, so that a pipeline of calls to one object costs no new
-// goroutine per call. A handler that calls Go hands the queue to a new
+// goroutine per call. A handler that calls Go hands the queue to another
 // goroutine at that moment instead.
-func (b *Broker) runQueued(key any, s *serialQueue, f func(st *callState)) {
-	for f != nil {
-		st := &callState{}
-		st.release = func() {
-			if next := b.dequeue(key, s); next != nil {
-				go b.runQueued(key, s, next)
-			}
+func (b *Broker) runQueued(key any, s *serialQueue, j job) {
+	for j != nil {
+		st := j.state()
+		st.Context, st.b, st.key, st.s = b.ctx, b, key, s
+		j.run(st)
+		if !st.release() {
+			return // Go already started the next job elsewhere
 		}
-		f(st)
-		f = nil
-		st.once.Do(func() { f = b.dequeue(key, s) })
+		j = b.dequeue(key, s)
 	}
 }
+
+// inCall is one incoming call on its way from the reader to the answer:
+// one allocation holds what the call needs.
+type inCall struct {
+	call   Call
+	st     callState
+	req    any // the request id as decoded (an int64)
+	answer bool
+	cache  bool
+	target any
+	refs   refs
+	opts   jelly.Options
+	msg    [3]any
+}
+
+func (c *inCall) state() *callState { return &c.st }
 
 // incomingCall handles message and cachemessage on the reader
 // goroutine: it decodes the arguments in arrival order, then queues the
@@ -121,23 +196,19 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 	if !ok {
 		return protoErr(nil, "message with a non-int request id")
 	}
-	name, ok := wireText(l[3])
-	if !ok || !utf8.ValidString(name) {
+	name, ok := methodName(l[3])
+	if !ok {
 		return protoErr(nil, "method name is not a UTF-8 byte string")
 	}
 	answer := truthy(l[4])
 
-	fail := func(err error) error {
+	target, perspective, err := b.target(l[2], cache)
+	if err != nil {
+		b.discard(l[5], l[6]) // give back references in the arguments
 		if answer {
 			b.sendFailure(req, err)
 		}
 		return nil
-	}
-
-	target, perspective, err := b.target(l[2], cache)
-	if err != nil {
-		b.discard(l[5], l[6]) // give back references in the arguments
-		return fail(err)
 	}
 
 	b.mu.Lock()
@@ -145,66 +216,94 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 		b.mu.Unlock()
 		b.discard(l[5], l[6])
 		b.cfg.log.Warn("pb: refusing call: too many in flight", "peer", b.conn.RemoteAddr().String(), "max", b.cfg.MaxCallsInFlight)
-		return fail(&Error{Type: pyPBError, Message: fmt.Sprintf("too many calls in flight (max %d)", b.cfg.MaxCallsInFlight)})
+		if answer {
+			b.sendFailure(req, &Error{Type: pyPBError, Message: fmt.Sprintf("too many calls in flight (max %d)", b.cfg.MaxCallsInFlight)})
+		}
+		return nil
 	}
 	b.inflight++
 	b.mu.Unlock()
 
-	c := &Call{Method: name, Perspective: perspective, Broker: b}
-	args, kwargs, err := b.decodeArgs(l[5], l[6])
+	c := &inCall{
+		call:   Call{Method: name, Perspective: perspective, Broker: b},
+		req:    l[1],
+		answer: answer,
+		cache:  cache,
+		target: target,
+		refs:   refs{b: b},
+	}
+	c.opts = jelly.Options{Registry: b.registry(), Refs: &c.refs}
+	args, kwargs, err := decodeArgsWith(&c.opts, l[5], l[6])
 	if err != nil {
+		c.refs.releaseImports()
 		b.callDone()
 		var pe *ProtocolError
 		if errors.As(err, &pe) {
 			return pe // e.g. more than MaxImports references
 		}
-		return fail(err)
-	}
-	c.Args, c.Kwargs = args, kwargs
-
-	b.enqueue(target, func(st *callState) {
-		defer b.callDone()
-		ctx := context.WithValue(b.ctx, callKey{}, st)
-		v, err := b.invoke(ctx, target, c, cache)
-		if !answer {
-			if err != nil {
-				b.logHandlerError(c, err)
-			}
-			if a, ok := v.(*avatarRef); ok {
-				// A login nobody waits for (answerRequired 0): the avatar
-				// never reaches the peer, so the session ends here.
-				a.runLogout()
-			}
-			return
-		}
-		if err != nil {
-			b.logHandlerError(c, err)
+		if answer {
 			b.sendFailure(req, err)
-			return
 		}
-		opts, refs := b.outgoing(answerPerspective(target, perspective))
-		sexp, err := jelly.Marshal(v, opts)
-		if err != nil {
-			refs.rollback()
-			b.cfg.log.Error("pb: cannot encode answer", "method", name, "err", err)
-			b.sendFailure(req, &Error{Type: pyPBError, Message: "cannot encode the answer: " + err.Error()})
-			return
-		}
-		if err := b.w.send([]any{verbAnswer, req, sexp}); err != nil {
-			refs.rollback()
-			if !errors.Is(err, ErrClosed) {
-				b.cfg.log.Error("pb: cannot send answer", "method", name, "err", err)
-				b.sendFailure(req, &Error{Type: pyPBError, Message: "cannot encode the answer: " + err.Error()})
-			}
-		}
-	})
+		return nil
+	}
+	c.call.Args, c.call.Kwargs = args, kwargs
+	b.enqueue(target, c)
 	return nil
 }
 
-func (b *Broker) callDone() {
+// run runs the handler and sends its answer.
+func (c *inCall) run(ctx *callState) {
+	b := c.call.Broker
+	v, err := b.invoke(ctx, c.target, &c.call, c.cache)
+	if !c.answer {
+		b.callDone()
+		if err != nil {
+			b.logHandlerError(&c.call, err)
+		}
+		if a, ok := v.(*avatarRef); ok {
+			// A login nobody waits for (answerRequired 0): the avatar
+			// never reaches the peer, so the session ends here.
+			a.runLogout()
+		}
+		return
+	}
+	req := c.req.(int64)
+	if err != nil {
+		b.callDone()
+		b.logHandlerError(&c.call, err)
+		b.sendFailure(req, err)
+		return
+	}
+	c.refs = refs{b: b, perspective: answerPerspective(c.target, c.call.Perspective)}
+	sexp, err := jelly.Marshal(v, &c.opts)
+	if err != nil {
+		b.callDone()
+		c.refs.rollback()
+		b.cfg.log.Error("pb: cannot encode answer", "method", c.call.Method, "err", err)
+		b.sendFailure(req, &Error{Type: pyPBError, Message: "cannot encode the answer: " + err.Error()})
+		return
+	}
+	c.msg = [3]any{verbAnswer, c.req, sexp}
+	// A call that is the only one in flight has nothing to share a write
+	// with: its answer is written at once, on this goroutine.
+	alone := b.callDone() == 0
+	if err := b.w.sendAnswer(c.msg[:], alone); err != nil {
+		c.refs.rollback()
+		if !errors.Is(err, ErrClosed) {
+			b.cfg.log.Error("pb: cannot send answer", "method", c.call.Method, "err", err)
+			b.sendFailure(req, &Error{Type: pyPBError, Message: "cannot encode the answer: " + err.Error()})
+		}
+	}
+}
+
+// callDone counts a call as finished and returns how many are still in
+// flight.
+func (b *Broker) callDone() int {
 	b.mu.Lock()
 	b.inflight--
+	n := b.inflight
 	b.mu.Unlock()
+	return n
 }
 
 func answerPerspective(target, perspective any) any {
@@ -226,19 +325,21 @@ func truthy(v any) bool {
 	return true
 }
 
+// errInvalidID answers a message for an object the peer does not hold.
+func errInvalidID() error { return &Error{Type: pyPBError, Message: "Invalid Object ID"} }
+
 // target finds the local object a message is for.
 func (b *Broker) target(objID any, cache bool) (obj any, perspective any, err error) {
-	invalid := &Error{Type: pyPBError, Message: "Invalid Object ID"}
 	if cache {
 		id, ok := objID.(int64)
 		if !ok {
-			return nil, nil, invalid
+			return nil, nil, errInvalidID()
 		}
 		b.mu.Lock()
 		h := b.caches[id]
 		b.mu.Unlock()
 		if h == nil {
-			return nil, nil, invalid
+			return nil, nil, errInvalidID()
 		}
 		return h.obj, nil, nil
 	}
@@ -247,13 +348,18 @@ func (b *Broker) target(objID any, cache bool) (obj any, perspective any, err er
 		if string(id) == "root" && b.isServer {
 			return b.rootObject(), nil, nil
 		}
-		return nil, nil, invalid
+		return nil, nil, errInvalidID()
+	case string:
+		if id == "root" && b.isServer {
+			return b.rootObject(), nil, nil
+		}
+		return nil, nil, errInvalidID()
 	case int64:
 		b.mu.Lock()
 		e := b.exports[id]
 		b.mu.Unlock()
 		if e == nil || e.cache != nil {
-			return nil, nil, invalid
+			return nil, nil, errInvalidID()
 		}
 		switch o := e.obj.(type) {
 		case *viewPoint:
@@ -263,7 +369,7 @@ func (b *Broker) target(objID any, cache bool) (obj any, perspective any, err er
 		}
 		return e.obj, nil, nil
 	}
-	return nil, nil, invalid
+	return nil, nil, errInvalidID()
 }
 
 func (b *Broker) rootObject() any {
@@ -279,17 +385,6 @@ func (b *Broker) rootObject() any {
 		}
 	}
 	return b.root
-}
-
-// decodeArgs decodes a call's arguments. If that fails, the references
-// met on the way are given back.
-func (b *Broker) decodeArgs(argsSexp, kwSexp any) ([]any, *jelly.Dict, error) {
-	opts, r := b.incoming()
-	args, kw, err := decodeArgsWith(opts, argsSexp, kwSexp)
-	if err != nil {
-		r.releaseImports()
-	}
-	return args, kw, err
 }
 
 func decodeArgsWith(opts *jelly.Options, argsSexp, kwSexp any) ([]any, *jelly.Dict, error) {
@@ -349,7 +444,7 @@ func (b *Broker) invoke(ctx context.Context, target any, c *Call, cache bool) (v
 		return callMethod(ctx, target, "Observe", c, false)
 	}
 	if target == nil {
-		return nil, &Error{Type: pyPBError, Message: "Invalid Object ID"}
+		return nil, errInvalidID()
 	}
 	return callMethod(ctx, target, "Remote", c, false)
 }

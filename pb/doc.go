@@ -31,7 +31,12 @@
 // Each connection has one reader goroutine and one serialized writer:
 // senders queue encoded bytes in order, and a flusher goroutine, which
 // exists only while there is something to write, moves them to the
-// socket. User code never runs under a broker lock, and never on the
+// socket (the answer to a call that was alone in flight is written by
+// its handler's goroutine instead). Handlers run on worker goroutines
+// that a process shares and that end after two idle seconds. A plain
+// TCP connection silent for a second keeps waiting on a fresh reader
+// goroutine, whose stack is the smallest, so that idle connections are
+// cheap. User code never runs under a broker lock, and never on the
 // reader, with one exception: a RemoteCache's constructor and its
 // SetCacheState run while the value that carries it is decoded, so they
 // must not block.

@@ -52,11 +52,12 @@ func (b *Broker) exportObject(key, obj any, c Cacheable, build func() any) (int6
 	b.nextLUID++
 	id := b.nextLUID
 	e := &export{id: id, obj: obj, key: key, refs: 1, cache: c}
+	if b.exports == nil {
+		b.exports = make(map[int64]*export)
+		b.exportIDs = make(map[any]int64)
+	}
 	b.exports[id] = e
 	b.exportIDs[key] = id
-	if a, ok := obj.(*avatarRef); ok {
-		b.avatars[a] = struct{}{}
-	}
 	return id, nil
 }
 
@@ -92,7 +93,6 @@ func (b *Broker) release(verb string, idv any) {
 	delete(b.exports, id)
 	delete(b.exportIDs, e.key)
 	if a, isAvatar := e.obj.(*avatarRef); isAvatar {
-		delete(b.avatars, a)
 		b.cleanupLocked(a.runLogout)
 	}
 	if cache {

@@ -1,6 +1,9 @@
 package pb
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Test hooks. This file is compiled only into pb's own tests.
 
@@ -64,4 +67,11 @@ func Abandoned(b *Broker) int64 { return b.abandoned.Load() }
 // it as their fallback.
 func CallByReflection(ctx context.Context, recv any, prefix string, c *Call) (any, error) {
 	return callMethod(ctx, recv, prefix, c, false)
+}
+
+// SetIdlePark changes how long a connection stays silent before its
+// reader moves to a fresh goroutine, and returns a func restoring it.
+func SetIdlePark(d time.Duration) (restore func()) {
+	old := idlePark.Swap(int64(d))
+	return func() { idlePark.Store(old) }
 }

@@ -184,12 +184,10 @@ func failureText(v any) (typ, value string) {
 		}
 		switch {
 		case isUnicode(pair[0], "type"):
-			b, _ := pair[1].([]byte)
-			typ = string(b)
+			typ = wordOf(pair[1])
 		case isUnicode(pair[0], "value"):
 			if u, ok := pair[1].([]any); ok && len(u) == 2 {
-				b, _ := u[1].([]byte)
-				value = string(b)
+				value = wordOf(u[1])
 			}
 		}
 	}

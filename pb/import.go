@@ -50,6 +50,9 @@ func (b *Broker) importRef(id int64) (ref *RemoteReference, created bool, err er
 		return nil, false, protoErr(nil, "peer sent more than %d references", b.cfg.MaxImports)
 	}
 	r := &RemoteReference{b: b, id: id}
+	if b.imports == nil {
+		b.imports = make(map[int64]*RemoteReference)
+	}
 	b.imports[id] = r
 	b.mu.Unlock()
 	return r, true, nil

@@ -32,7 +32,7 @@ var errorType = reflect.TypeOf((*error)(nil)).Elem()
 var contextType = reflect.TypeOf((*context.Context)(nil)).Elem()
 
 type methodInfo struct {
-	index      int
+	fn         reflect.Value // the method's func, receiver first
 	hasCtx     bool
 	hasPersp   bool
 	persp      reflect.Type
@@ -52,12 +52,41 @@ type argField struct {
 	def      reflect.Value
 }
 
+// methodKey names a method as a peer calls it: the receiver's type, the
+// prefix and the wire name.
 type methodKey struct {
-	t    reflect.Type
-	name string
+	t      reflect.Type
+	prefix string
+	name   string
 }
 
-var methodCache sync.Map // methodKey -> *methodInfo (or nil when absent)
+// methods caches the methods found, keyed by the name peers call them
+// by; its size is bounded by the methods that exist. Names that find no
+// method are not cached: a peer cannot grow it.
+var methods struct {
+	sync.RWMutex
+	m     map[methodKey]*methodInfo
+	names map[string]string // wire names of found methods, interned
+}
+
+// methodName returns a call's method name: a STRING (or vocabulary
+// word) that is valid UTF-8. Names of methods that exist are interned,
+// so a call costs no copy of its name.
+func methodName(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, utf8.ValidString(x)
+	case []byte:
+		methods.RLock()
+		name, ok := methods.names[string(x)]
+		methods.RUnlock()
+		if ok {
+			return name, true
+		}
+		return string(x), utf8.Valid(x)
+	}
+	return "", false
+}
 
 func goMethodName(prefix, name string) string {
 	r, n := utf8.DecodeRuneInString(name)
@@ -67,23 +96,39 @@ func goMethodName(prefix, name string) string {
 	return prefix + string(unicode.ToUpper(r)) + name[n:]
 }
 
-func lookupMethod(t reflect.Type, goName string, view bool) *methodInfo {
-	k := methodKey{t, goName}
-	if mi, ok := methodCache.Load(k); ok {
-		return mi.(*methodInfo)
+// lookupMethod finds the method a peer calls name on a receiver of type
+// t, or returns nil.
+func lookupMethod(t reflect.Type, prefix, name string, view bool) *methodInfo {
+	k := methodKey{t, prefix, name}
+	methods.RLock()
+	mi, ok := methods.m[k]
+	methods.RUnlock()
+	if ok {
+		return mi
+	}
+	goName := goMethodName(prefix, name)
+	if goName == "" {
+		return nil
 	}
 	m, ok := t.MethodByName(goName)
-	var mi *methodInfo
-	if ok {
-		mi = analyze(m, view)
+	if !ok {
+		return nil
 	}
-	methodCache.Store(k, mi)
+	mi = analyze(m, view)
+	methods.Lock()
+	if methods.m == nil {
+		methods.m = make(map[methodKey]*methodInfo)
+		methods.names = make(map[string]string)
+	}
+	methods.m[k] = mi
+	methods.names[name] = name
+	methods.Unlock()
 	return mi
 }
 
 func analyze(m reflect.Method, view bool) *methodInfo {
 	mt := m.Type
-	mi := &methodInfo{index: m.Index}
+	mi := &methodInfo{fn: m.Func}
 	in := 1 // skip the receiver
 	if in < mt.NumIn() && mt.In(in) == contextType {
 		mi.hasCtx = true
@@ -203,18 +248,15 @@ func parseDefault(s string, t reflect.Type) (reflect.Value, error) {
 // callMethod runs recv's method for c.
 func callMethod(ctx context.Context, recv any, prefix string, c *Call, view bool) (any, error) {
 	rv := reflect.ValueOf(recv)
-	goName := goMethodName(prefix, c.Method)
-	var mi *methodInfo
-	if goName != "" {
-		mi = lookupMethod(rv.Type(), goName, view)
-	}
+	mi := lookupMethod(rv.Type(), prefix, c.Method, view)
 	if mi == nil {
 		return nil, noMethod(recv, prefix, c.Method)
 	}
 	if mi.err != nil {
 		return nil, mi.err
 	}
-	in := make([]reflect.Value, 0, 2+len(mi.params))
+	in := make([]reflect.Value, 1, 3+len(mi.params))
+	in[0] = rv
 	if mi.hasCtx {
 		in = append(in, reflect.ValueOf(ctx))
 	}
@@ -234,7 +276,7 @@ func callMethod(ctx context.Context, recv any, prefix string, c *Call, view bool
 	if err != nil {
 		return nil, err
 	}
-	out := rv.Method(mi.index).Call(in)
+	out := mi.fn.Call(in)
 	switch {
 	case mi.nout == 0:
 		return nil, nil

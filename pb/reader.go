@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -32,10 +34,35 @@ func (b *Broker) start() {
 
 func (b *Broker) readLoop() {
 	b.conn.SetReadDeadline(time.Now().Add(b.cfg.HandshakeTimeout))
-	read := b.reader()
+	read, parkable := b.reader()
+	b.readFrom(read, parkable)
+}
+
+// idlePark is how long a connection must be silent before its reader
+// goes on waiting on a fresh goroutine. The reader's stack grows while
+// it decodes the handshake and the login, and the runtime keeps it that
+// size for as long as the goroutine lives; a fresh goroutine waits on
+// the smallest stack, which is most of what an idle connection costs.
+var idlePark atomic.Int64 // a time.Duration; tests shorten it
+
+func init() { idlePark.Store(int64(time.Second)) }
+
+// readFrom is the reader's loop. With parkable set (plain TCP) a read
+// deadline of idlePark is armed once this goroutine has handled input
+// after the handshake: when it passes with nothing read since it was
+// armed, the loop moves to a fresh goroutine, which waits without a
+// deadline until the peer speaks again. The deadline is armed at most
+// once per idlePark, not per read.
+func (b *Broker) readFrom(read func() (*[]byte, int, error), parkable bool) {
+	armed, active := false, false
 	for {
+		if parkable && active && !armed && b.isReady() {
+			b.conn.SetReadDeadline(time.Now().Add(time.Duration(idlePark.Load())))
+			armed, active = true, false
+		}
 		buf, n, err := read()
 		if n > 0 {
+			active = true
 			ferr := b.dec.Feed((*buf)[:n], b.expression)
 			readBufs.Put(buf)
 			if ferr != nil {
@@ -50,24 +77,46 @@ func (b *Broker) readLoop() {
 		} else if buf != nil {
 			readBufs.Put(buf)
 		}
-		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-				err = io.EOF
+		if err == nil {
+			continue
+		}
+		if armed && n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			armed = false
+			if active {
+				continue // busy during the last idlePark: arm again
 			}
-			select {
-			case <-b.ready:
-			default:
-				// Say what did not happen: a plaintext client of a TLS
-				// server (or a non-PB peer) otherwise sees a bare
-				// "i/o timeout".
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					err = protoErr(err, "no PB dialect negotiation within %v (is the peer a PB server, and does it expect TLS?)", b.cfg.HandshakeTimeout)
-				}
-			}
-			b.shutdown(err)
+			b.conn.SetReadDeadline(time.Time{})
+			go b.readFrom(read, parkable)
 			return
 		}
+		b.readFailed(err)
+		return
+	}
+}
+
+// readFailed ends the connection after a read error.
+func (b *Broker) readFailed(err error) {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		err = io.EOF
+	}
+	if !b.isReady() {
+		// Say what did not happen: a plaintext client of a TLS server
+		// (or a non-PB peer) otherwise sees a bare "i/o timeout".
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			err = protoErr(err, "no PB dialect negotiation within %v (is the peer a PB server, and does it expect TLS?)", b.cfg.HandshakeTimeout)
+		}
+	}
+	b.shutdown(err)
+}
+
+// isReady reports whether the dialect is settled.
+func (b *Broker) isReady() bool {
+	select {
+	case <-b.ready:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -75,9 +124,10 @@ func (b *Broker) readLoop() {
 // buffer (nil when nothing was read), the bytes read into it, and an
 // error. On a plain TCP connection it waits for data without holding a
 // buffer and takes one only once data is there, so that an idle
-// connection holds no read buffer. Other connections (TLS) read as
-// usual.
-func (b *Broker) reader() func() (*[]byte, int, error) {
+// connection holds no read buffer; such a reader is parkable (see
+// readFrom). Other connections (TLS, where a read deadline that passes
+// mid-record is best avoided) read as usual.
+func (b *Broker) reader() (read func() (*[]byte, int, error), parkable bool) {
 	plain := func() (*[]byte, int, error) {
 		buf := readBufs.Get().(*[]byte)
 		n, err := b.conn.Read(*buf)
@@ -85,13 +135,13 @@ func (b *Broker) reader() func() (*[]byte, int, error) {
 	}
 	tc, ok := b.conn.(*net.TCPConn)
 	if !ok {
-		return plain
+		return plain, false
 	}
 	rc, err := tc.SyscallConn()
 	if err != nil {
-		return plain
+		return plain, false
 	}
-	return func() (*[]byte, int, error) { return waitRead(rc) }
+	return func() (*[]byte, int, error) { return waitRead(rc) }, true
 }
 
 // waitRead reads once the socket is readable, into a buffer taken from

@@ -167,6 +167,9 @@ func (b *Broker) send(ctx context.Context, verb string, obj any, method string, 
 	if answer {
 		flag = 1
 		f.p = &pendingCall{ch: make(chan result, 1)}
+		if b.pending == nil {
+			b.pending = make(map[int64]*pendingCall)
+		}
 		b.pending[f.req] = f.p
 	}
 	// Queue under b.mu so that request ids reach the wire in order.

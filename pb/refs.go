@@ -88,9 +88,6 @@ func (r *refs) rollback() {
 		delete(b.exports, id)
 		delete(b.exportIDs, e.key)
 		a, isAvatar := e.obj.(*avatarRef)
-		if isAvatar {
-			delete(b.avatars, a)
-		}
 		switch {
 		case isAvatar:
 			b.cleanupLocked(a.runLogout)
@@ -296,6 +293,10 @@ func (r *refs) UnmarshalRef(u *jelly.Unmarshaler, tag string, sexp []any) (any, 
 	if !hashable(obj) {
 		b.mu.Unlock()
 		return nil, fmt.Errorf("pb: the RemoteCache for %q is a %T; it must be a pointer", tag, obj)
+	}
+	if b.caches == nil {
+		b.caches = make(map[int64]*heldCache)
+		b.cacheIDs = make(map[any]int64)
 	}
 	b.caches[id] = &heldCache{obj: obj}
 	b.cacheIDs[obj] = id

@@ -278,9 +278,21 @@ func normalize(v any, looseTypeError bool) any {
 	return []any{l[0], l[1], []any{f[0], nd}}
 }
 
+// isWord reports whether v is the byte string w: a STRING ([]byte) or,
+// in the pb dialect, a vocabulary word (string).
 func isWord(v any, w string) bool {
-	b, ok := v.([]byte)
-	return ok && string(b) == w
+	return wordOf(v) == w
+}
+
+// wordOf returns the text of a STRING or VOCAB element, or "".
+func wordOf(v any) string {
+	switch x := v.(type) {
+	case []byte:
+		return string(x)
+	case string:
+		return x
+	}
+	return ""
 }
 
 func isUnicode(v any, s string) bool {

@@ -9,7 +9,7 @@ import "context"
 // lines sent to its mind) have run.
 func (b *Broker) Sync(ctx context.Context, obj any) error {
 	done := make(chan struct{})
-	b.enqueue(obj, func(*callState) { close(done) })
+	b.enqueue(obj, &syncMark{done: done})
 	select {
 	case <-done:
 		return nil
@@ -19,3 +19,12 @@ func (b *Broker) Sync(ctx context.Context, obj any) error {
 		return &ConnectionLostError{Cause: b.Err()}
 	}
 }
+
+// syncMark is the job Sync queues: it runs when the calls before it have.
+type syncMark struct {
+	st   callState
+	done chan struct{}
+}
+
+func (m *syncMark) state() *callState { return &m.st }
+func (m *syncMark) run(*callState)    { close(m.done) }

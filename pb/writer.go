@@ -9,15 +9,18 @@ import (
 )
 
 // writer serializes everything a broker sends. Senders encode into a
-// shared buffer under a mutex; at most one flusher at a time moves the
+// shared buffer under a mutex; at most one flush at a time moves the
 // buffer to the socket, so bytes leave in the order they were queued.
 //
 // There is no writer goroutine while a connection is idle: a send that
 // finds the writer idle starts a goroutine that flushes until the buffer
-// is empty, then ends. No sender ever writes to the socket itself, so
-// neither the reader nor a caller waiting with a ctx can block on a peer
-// that does not read. The buffer is bounded: a peer that lets more than
-// MaxQueuedBytes pile up is disconnected instead of growing memory.
+// is empty, then ends. The one exception is the answer to a call that
+// was alone in flight: its handler's goroutine writes it (sendAnswer),
+// since nothing could share that write. Neither the reader nor a caller
+// waiting with a ctx ever writes to the socket, so neither can block on
+// a peer that does not read. The buffer is bounded: a peer that lets
+// more than MaxQueuedBytes pile up is disconnected instead of growing
+// memory.
 type writer struct {
 	b        *Broker
 	mu       sync.Mutex
@@ -25,7 +28,7 @@ type writer struct {
 	out      []byte
 	spare    []byte
 	flushing bool
-	idle     chan struct{} // closed when the current flush ends
+	idle     chan struct{} // made by close, closed when the current flush ends
 	closed   bool
 }
 
@@ -77,6 +80,25 @@ func (w *writer) send(v any) error {
 	return nil
 }
 
+// sendAnswer queues an answer. With now set (the call was the only one
+// in flight, so nothing else is about to share the write) it writes at
+// once on the calling goroutine, a handler's, unless a flush is already
+// running; otherwise a flusher goroutine writes it with whatever other
+// answers are queued meanwhile.
+func (w *writer) sendAnswer(v any, now bool) error {
+	if err := w.enqueue(v); err != nil {
+		return err
+	}
+	if !now {
+		w.kick()
+		return nil
+	}
+	if w.startFlush() {
+		w.flush()
+	}
+	return nil
+}
+
 // sendRaw queues bytes that are already encoded (the dialect offer and
 // choice).
 func (w *writer) sendRaw(p []byte) {
@@ -88,28 +110,39 @@ func (w *writer) sendRaw(p []byte) {
 
 // kick starts a flush unless one is running.
 func (w *writer) kick() {
-	w.mu.Lock()
-	if w.flushing || len(w.out) == 0 {
-		w.mu.Unlock()
-		return
+	if w.startFlush() {
+		go w.drain()
 	}
-	w.flushing = true
-	w.idle = make(chan struct{})
-	w.mu.Unlock()
-	go w.drain()
 }
 
-// drain writes until the buffer is empty, then ends the flush. It
-// yields once first, so that answers other goroutines are about to
-// queue share the write (one syscall for many pipelined answers).
+// startFlush claims the flush if none is running and there is something
+// to write; the caller then runs flush.
+func (w *writer) startFlush() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.flushing || len(w.out) == 0 {
+		return false
+	}
+	w.flushing = true
+	w.idle = nil
+	return true
+}
+
+// drain runs a flush on its own goroutine. It yields once first, so
+// that answers other goroutines are about to queue share the write (one
+// syscall for many pipelined answers).
 func (w *writer) drain() {
 	runtime.Gosched()
+	w.flush()
+}
+
+// flush writes until the buffer is empty, then ends the flush.
+func (w *writer) flush() {
 	for {
 		w.mu.Lock()
 		buf := w.out
 		if len(buf) == 0 {
-			w.flushing = false
-			close(w.idle)
+			w.endFlush()
 			if cap(buf) > 64<<10 {
 				w.out = nil // do not keep a large buffer for an idle connection
 			}
@@ -129,13 +162,22 @@ func (w *writer) drain() {
 		}
 		if err != nil {
 			w.out = nil
-			w.flushing = false
-			close(w.idle)
+			w.endFlush()
 			w.mu.Unlock()
 			go w.b.shutdown(err)
 			return
 		}
 		w.mu.Unlock()
+	}
+}
+
+// endFlush marks the flush over and wakes a close waiting for it. Call
+// with w.mu held.
+func (w *writer) endFlush() {
+	w.flushing = false
+	if w.idle != nil {
+		close(w.idle)
+		w.idle = nil
 	}
 }
 
@@ -152,7 +194,14 @@ func (w *writer) close() {
 	w.b.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	w.kick()
 	w.mu.Lock()
-	idle, flushing := w.idle, w.flushing
+	flushing := w.flushing
+	var idle chan struct{}
+	if flushing {
+		if w.idle == nil {
+			w.idle = make(chan struct{})
+		}
+		idle = w.idle
+	}
 	w.mu.Unlock()
 	if flushing {
 		select {
