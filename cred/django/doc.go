@@ -55,11 +55,12 @@
 //
 // Check answers without waiting for the last_login write, which on
 // SQLite costs a journal write and an fsync per transaction. It records
-// the user and the time; a background goroutine, started on demand and
-// ended when nothing is left, writes everything recorded in one
-// transaction (the newest time per user wins), and starts again for what
-// arrived meanwhile. The value is normally in the table a few
-// milliseconds after the login was answered. Store.Flush waits until
+// the user and the time of the login; a background goroutine, started on
+// demand and ended when nothing is left, gathers logins for a second and
+// then writes everything recorded in one transaction (the newest time per
+// user wins), so that a busy server pays one journal write and fsync per
+// second, not one per login. The value is in the table about a second
+// after the login was answered. Store.Flush waits until
 // every login recorded before the call is written and returns the first
 // write error since the previous Flush; Store.Close flushes, then closes
 // the database. A failed batch is not retried: its error goes to the next
