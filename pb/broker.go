@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/gospread/spread/banana"
 )
@@ -40,7 +41,13 @@ type Broker struct {
 	done   chan struct{} // closed when the connection is gone and cleaned up
 
 	// handshake
-	ready     chan struct{} // closed when the dialect is settled
+	ready chan struct{} // closed when the dialect is settled
+
+	// the reader (see readFrom); parkToken is guarded by the parker
+	read      func() (*[]byte, int, error)
+	raw       syscall.RawConn // nil unless the connection is plain TCP
+	parkToken uint64
+
 	readyOnce sync.Once
 	dialect   banana.Dialect
 	dec       *banana.Decoder
@@ -53,8 +60,7 @@ type Broker struct {
 	nextReq    int64
 	pending    map[int64]*pendingCall
 	nextLUID   int64
-	exports    map[int64]*export
-	exportIDs  map[any]int64
+	exports    exportTable
 	root       any
 	rootMade   bool
 	imports    map[int64]*RemoteReference
@@ -149,14 +155,14 @@ func (b *Broker) shutdown(reason error) {
 	b.closeErr = reason
 	pending := b.pending
 	b.pending = nil
-	exports := b.exports
-	b.exports = nil
-	b.exportIDs = nil
+	exports := b.exports.all()
+	b.exports = exportTable{}
 	imports := b.imports
 	b.imports = nil
 	b.mu.Unlock()
 
 	b.w.close()
+	b.unpark()
 	b.conn.Close()
 	b.cancel()
 	b.readyOnce.Do(func() { close(b.ready) })

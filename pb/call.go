@@ -356,7 +356,7 @@ func (b *Broker) target(objID any, cache bool) (obj any, perspective any, err er
 		return nil, nil, errInvalidID()
 	case int64:
 		b.mu.Lock()
-		e := b.exports[id]
+		e := b.exports.get(id)
 		b.mu.Unlock()
 		if e == nil || e.cache != nil {
 			return nil, nil, errInvalidID()

@@ -39,11 +39,11 @@ func (b *Broker) exportObject(key, obj any, c Cacheable, build func() any) (int6
 	if b.closed {
 		return 0, ErrClosed
 	}
-	if id, ok := b.exportIDs[key]; ok {
-		b.exports[id].refs++
-		return id, nil
+	if e := b.exports.lookup(key); e != nil {
+		e.refs++
+		return e.id, nil
 	}
-	if len(b.exports) >= b.cfg.MaxRefs {
+	if b.exports.len() >= b.cfg.MaxRefs {
 		return 0, &Error{Type: pyPBError, Message: "Maximum PB reference count exceeded."}
 	}
 	if obj == nil {
@@ -52,12 +52,7 @@ func (b *Broker) exportObject(key, obj any, c Cacheable, build func() any) (int6
 	b.nextLUID++
 	id := b.nextLUID
 	e := &export{id: id, obj: obj, key: key, refs: 1, cache: c}
-	if b.exports == nil {
-		b.exports = make(map[int64]*export)
-		b.exportIDs = make(map[any]int64)
-	}
-	b.exports[id] = e
-	b.exportIDs[key] = id
+	b.exports.add(e)
 	return id, nil
 }
 
@@ -75,7 +70,7 @@ func (b *Broker) release(verb string, idv any) {
 	cache := verb == verbDecache
 	id, ok := idv.(int64)
 	b.mu.Lock()
-	e := b.exports[id]
+	e := b.exports.get(id)
 	if !ok || e == nil || (e.cache != nil) != cache {
 		b.mu.Unlock()
 		var logged any = id
@@ -90,8 +85,7 @@ func (b *Broker) release(verb string, idv any) {
 		b.mu.Unlock()
 		return
 	}
-	delete(b.exports, id)
-	delete(b.exportIDs, e.key)
+	b.exports.remove(e)
 	if a, isAvatar := e.obj.(*avatarRef); isAvatar {
 		b.cleanupLocked(a.runLogout)
 	}

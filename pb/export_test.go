@@ -15,7 +15,7 @@ func SetChallenge(c *Config, f func() []byte) { c.challenge = f }
 func ExportCount(b *Broker) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.exports)
+	return b.exports.len()
 }
 
 // ExportRefs returns the reference count b holds for obj, or 0 when
@@ -25,7 +25,7 @@ func ExportRefs(b *Broker, obj any) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := 0
-	for _, e := range b.exports {
+	for _, e := range b.exports.all() {
 		switch o := e.obj.(type) {
 		case *viewPoint:
 			if o.view == obj {
@@ -75,3 +75,11 @@ func SetIdlePark(d time.Duration) (restore func()) {
 	old := idlePark.Swap(int64(d))
 	return func() { idlePark.Store(old) }
 }
+
+// StartParker starts the process-wide parker goroutine (Linux), which
+// then lives as long as the process: leak tests start it first.
+func StartParker() { startParker() }
+
+// ParkedCount returns how many connections wait with no reader
+// goroutine (Linux).
+func ParkedCount() int { return parkedCount() }

@@ -17,7 +17,9 @@ import (
 // connection can end, closes the server, and expects the goroutine
 // count to return to where it was.
 func TestNoGoroutineLeak(t *testing.T) {
-	// Not parallel: it counts every goroutine in the process.
+	// Not parallel: it counts every goroutine in the process. The parker
+	// goroutine, once started, lives as long as the process.
+	pb.StartParker()
 	settle := func() int {
 		// Let goroutines of earlier tests finish (bounded).
 		prev := -1

@@ -75,7 +75,7 @@ func (r *refs) rollback() {
 	b := r.b
 	for _, id := range ids {
 		b.mu.Lock()
-		e := b.exports[id]
+		e := b.exports.get(id)
 		if e == nil {
 			b.mu.Unlock()
 			continue
@@ -85,8 +85,7 @@ func (r *refs) rollback() {
 			b.mu.Unlock()
 			continue
 		}
-		delete(b.exports, id)
-		delete(b.exportIDs, e.key)
+		b.exports.remove(e)
 		a, isAvatar := e.obj.(*avatarRef)
 		switch {
 		case isAvatar:
@@ -177,9 +176,9 @@ func (r *refs) marshalCacheable(m *jelly.Marshaler, c Cacheable) (any, bool, err
 		return nil, true, err
 	}
 	b.mu.Lock()
-	id, known := b.exportIDs[c]
-	if known {
-		b.exports[id].refs++
+	if e := b.exports.lookup(c); e != nil {
+		e.refs++
+		id := e.id
 		b.mu.Unlock()
 		r.made = append(r.made, id)
 		return []any{"cached", id}, true, nil
@@ -192,7 +191,7 @@ func (r *refs) marshalCacheable(m *jelly.Marshaler, c Cacheable) (any, bool, err
 	r.made = append(r.made, id)
 	obs := &Observer{b: b, id: id, perspective: r.perspective}
 	b.mu.Lock()
-	if e := b.exports[id]; e != nil {
+	if e := b.exports.get(id); e != nil {
 		e.observer = obs
 	}
 	b.mu.Unlock()
@@ -223,7 +222,7 @@ func (r *refs) UnmarshalRef(u *jelly.Unmarshaler, tag string, sexp []any) (any, 
 			return nil, err
 		}
 		b.mu.Lock()
-		e := b.exports[id]
+		e := b.exports.get(id)
 		b.mu.Unlock()
 		if e == nil {
 			return nil, nil // Twisted gives None for an unknown id
@@ -257,7 +256,7 @@ func (r *refs) UnmarshalRef(u *jelly.Unmarshaler, tag string, sexp []any) (any, 
 			return nil, err
 		}
 		b.mu.Lock()
-		e := b.exports[id]
+		e := b.exports.get(id)
 		b.mu.Unlock()
 		if e == nil || e.cache == nil {
 			return nil, nil
