@@ -69,7 +69,7 @@ func Go(ctx context.Context) {
 		return
 	}
 	if next := st.b.dequeue(st.key, st.s); next != nil {
-		spawn(task{st.b, st.key, st.s, next})
+		spawn(task{b: st.b, key: st.key, s: st.s, j: next})
 	}
 }
 
@@ -90,17 +90,25 @@ type serialQueue struct {
 // enqueue runs j when every earlier job on key has finished (or called
 // Go).
 func (b *Broker) enqueue(key any, j job) {
+	if t, _, ok := b.queueJob(key, j); ok {
+		spawn(t)
+	}
+}
+
+// queueJob queues j behind the earlier jobs on key. When key's queue was
+// idle it returns the task that starts it (ok), and alone tells whether
+// j is the only call in flight on the connection.
+func (b *Broker) queueJob(key any, j job) (t task, alone, ok bool) {
 	key = queueKey(key) // the root or a RemoteCache may be unhashable
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	s := b.queueLocked(key)
 	if s.busy {
 		s.q = append(s.q, j)
-		b.mu.Unlock()
-		return
+		return task{}, false, false
 	}
 	s.busy = true
-	b.mu.Unlock()
-	spawn(task{b, key, s, j})
+	return task{b: b, key: key, s: s, j: j}, b.inflight == 1, true
 }
 
 // queueLocked returns key's queue, made if needed. Most connections
@@ -247,7 +255,15 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 		return nil
 	}
 	c.call.Args, c.call.Kwargs = args, kwargs
-	b.enqueue(target, c)
+	if t, alone, ok := b.queueJob(target, c); ok {
+		if alone && b.deferred.j == nil {
+			// The only call in flight: the reader runs it itself once
+			// this input is decoded, and hands the reading on (readFrom).
+			b.deferred = t
+		} else {
+			spawn(t)
+		}
+	}
 	return nil
 }
 

@@ -33,7 +33,10 @@
 // exists only while there is something to write, moves them to the
 // socket (the answer to a call that was alone in flight is written by
 // its handler's goroutine instead). Handlers run on worker goroutines
-// that a process shares and that end after two idle seconds. A plain
+// that a process shares and that end after two idle seconds; a call that
+// arrives alone runs on the goroutine that read it, which first hands
+// the reading on to a worker, so the call starts without a wake-up and
+// reading still never waits for a handler. A plain
 // TCP connection silent for a quarter of a second is parked: on Linux
 // its reader ends and one process-wide goroutine, in epoll_wait, starts
 // a new one when the socket is readable again (elsewhere the reader

@@ -35,7 +35,15 @@ func (b *Broker) start() {
 func (b *Broker) readLoop() {
 	b.conn.SetReadDeadline(time.Now().Add(b.cfg.HandshakeTimeout))
 	b.read, b.raw = b.reader()
-	b.readFrom()
+	b.readThenWork()
+}
+
+// readThenWork reads the connection and, if the reader hands reading on
+// to run a call itself, goes on as a worker.
+func (b *Broker) readThenWork() {
+	if t, ok := b.readFrom(false, false); ok {
+		worker(t)
+	}
 }
 
 // idlePark is how long a connection must be silent before its reader
@@ -57,9 +65,14 @@ func init() { idlePark.Store(int64(250 * time.Millisecond)) }
 // goroutine waits for it at all) or, where it cannot, goes on waiting
 // on a fresh goroutine without a deadline. The deadline is armed at most
 // once per idlePark, not per read.
-func (b *Broker) readFrom() {
+//
+// When a read brings a call that is the only one in flight (and its
+// object is not busy), the reader does not wake a worker for it: it
+// hands the reading on to a worker (which takes over with the deadline
+// state) and returns the call's task for its own goroutine to run. The
+// call starts at once, and reading never waits for a handler.
+func (b *Broker) readFrom(armed, active bool) (task, bool) {
 	read, parkable := b.read, b.raw != nil
-	armed, active := false, false
 	for {
 		if parkable && active && !armed && b.isReady() {
 			b.conn.SetReadDeadline(time.Now().Add(time.Duration(idlePark.Load())))
@@ -70,6 +83,14 @@ func (b *Broker) readFrom() {
 			active = true
 			ferr := b.dec.Feed((*buf)[:n], b.expression)
 			readBufs.Put(buf)
+			if t := b.deferred; t.j != nil {
+				b.deferred = task{}
+				if ferr == nil {
+					spawn(task{b: b, reader: true, armed: armed})
+					return t, true
+				}
+				spawn(t)
+			}
 			if ferr != nil {
 				var pe *ProtocolError
 				if !errors.As(ferr, &pe) {
@@ -77,7 +98,7 @@ func (b *Broker) readFrom() {
 				}
 				b.cfg.log.Warn("pb: closing connection", "peer", b.conn.RemoteAddr().String(), "err", ferr)
 				b.shutdown(ferr)
-				return
+				return task{}, false
 			}
 		} else if buf != nil {
 			readBufs.Put(buf)
@@ -92,12 +113,12 @@ func (b *Broker) readFrom() {
 			}
 			b.conn.SetReadDeadline(time.Time{})
 			if !b.park() {
-				go b.readFrom()
+				go b.readThenWork()
 			}
-			return
+			return task{}, false
 		}
 		b.readFailed(err)
-		return
+		return task{}, false
 	}
 }
 

@@ -13,12 +13,16 @@ import "time"
 // workerIdle is how long a worker without work waits before it ends.
 const workerIdle = 2 * time.Second
 
-// task is a serial queue to run, starting with its job j.
+// task is a serial queue to run, starting with its job j; or, with
+// reader set, the reading of b's connection to take over (armed: the
+// idle deadline is set).
 type task struct {
-	b   *Broker
-	key any
-	s   *serialQueue
-	j   job
+	b      *Broker
+	key    any
+	s      *serialQueue
+	j      job
+	reader bool
+	armed  bool
 }
 
 // idleWorkers hands a task to a waiting worker. It is unbuffered: a
@@ -38,7 +42,14 @@ func worker(t task) {
 	timer := time.NewTimer(workerIdle)
 	defer timer.Stop()
 	for {
-		t.b.runQueued(t.key, t.s, t.j)
+		if t.reader {
+			if next, ok := t.b.readFrom(t.armed, true); ok {
+				t = next // reading was handed on: run the call
+				continue
+			}
+		} else {
+			t.b.runQueued(t.key, t.s, t.j)
+		}
 		t = task{}
 		timer.Reset(workerIdle)
 		select {
