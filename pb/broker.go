@@ -45,7 +45,7 @@ type Broker struct {
 
 	// the reader (see readFrom); parkToken is guarded by the parker
 	read      func() (*[]byte, int, error)
-	deferred  task // a call the reader will run itself (readFrom)
+	deferred  task            // a call the reader will run itself (readFrom)
 	raw       syscall.RawConn // nil unless the connection is plain TCP
 	parkToken uint64
 
