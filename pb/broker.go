@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/gospread/spread/banana"
 )
@@ -44,10 +45,15 @@ type Broker struct {
 	ready chan struct{} // closed when the dialect is settled
 
 	// the reader (see readFrom); parkToken is guarded by the parker
-	read      func() (*[]byte, int, error)
-	deferred  task            // a call the reader will run itself (readFrom)
-	raw       syscall.RawConn // nil unless the connection is plain TCP
-	parkToken uint64
+	read     func() (*[]byte, int, error)
+	deferred task // a call the reader will run itself (readFrom)
+	// running a call on the reader (inline.go); rstate and inlineArmed
+	// are handed over with the reading
+	rstate      atomic.Int32
+	inlineArmed bool
+	watchdog    *time.Timer
+	raw         syscall.RawConn // nil unless the connection is plain TCP
+	parkToken   uint64
 
 	readyOnce sync.Once
 	dialect   banana.Dialect

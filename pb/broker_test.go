@@ -214,6 +214,51 @@ type blocker struct {
 	block chan struct{}
 }
 
+// RemotePinger returns a second object, whose calls do not queue behind
+// the root's.
+func (b *blocker) RemotePinger() *pinger { return &pinger{} }
+
+type pinger struct{ pb.Referenceable }
+
+func (*pinger) RemotePing() string { return "pong" }
+
+// TestBlockedHandlerDoesNotStallReading: a call that arrives alone runs
+// on the goroutine that read it; when it blocks, reading must go on
+// elsewhere, so a later call to another object is answered while the
+// first still blocks.
+func TestBlockedHandlerDoesNotStallReading(t *testing.T) {
+	block := make(chan struct{})
+	cfg := &pb.Config{Root: func(*pb.Broker) any { return &blocker{block: block} }}
+	_, addr := serve(t, cfg)
+	b := dial(t, addr, nil)
+	ctx := ctxT(t)
+	v, err := b.Root().CallRemote(ctx, "pinger")
+	p, ok := v.(*pb.RemoteReference)
+	if err != nil || !ok {
+		t.Fatalf("pinger() = %v, %v", v, err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		_, err := b.Root().CallRemote(ctx, "wait") // alone: runs on the reader
+		waited <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	for i := 0; i < 3; i++ {
+		if v, err := p.CallRemote(ctx, "ping"); err != nil || v != "pong" {
+			t.Fatalf("ping while wait blocks = %v, %v", v, err)
+		}
+	}
+	select {
+	case err := <-waited:
+		t.Fatalf("wait returned before it was released: %v", err)
+	default:
+	}
+	close(block)
+	if err := <-waited; err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+}
+
 func (b *blocker) RemoteWait(ctx context.Context) {
 	select {
 	case <-b.block:

@@ -33,20 +33,24 @@
 // exists only while there is something to write, moves them to the
 // socket (the answer to a call that was alone in flight is written by
 // its handler's goroutine instead). Handlers run on worker goroutines
-// that a process shares and that end after two idle seconds; a call that
-// arrives alone runs on the goroutine that read it, which first hands
-// the reading on to a worker, so the call starts without a wake-up and
-// reading still never waits for a handler. A plain
-// TCP connection silent for a quarter of a second is parked: on Linux
-// its reader ends and one process-wide goroutine, in epoll_wait, starts
-// a new one when the socket is readable again (elsewhere the reader
-// goes on waiting on a fresh goroutine, whose stack is the smallest). An
-// idle connection then costs its buffers and tables, no goroutine; a
-// parked connection that wakes pays two epoll_ctl calls and a goroutine
-// start. User code never runs under a broker lock, and never on the
-// reader, with one exception: a RemoteCache's constructor and its
-// SetCacheState run while the value that carries it is decoded, so they
-// must not block.
+// that a process shares and that end after two idle seconds.
+//
+// A call that arrives alone (nothing else in flight on the connection)
+// runs on the reader goroutine itself, which saves waking a worker; if
+// it runs for more than 100 µs, or waits for an answer from the peer,
+// another goroutine takes over the reading, so a blocking handler
+// delays reading by at most that long. Apart from that, user code never
+// runs on the reader, with one exception: a RemoteCache's constructor
+// and its SetCacheState run while the value that carries it is decoded,
+// so they must not block. User code never runs under a broker lock.
+//
+// A plain TCP connection silent for a quarter of a second is parked: on
+// Linux its reader ends and one process-wide goroutine, in epoll_wait,
+// starts a new one when the socket is readable again (elsewhere the
+// reader goes on waiting on a fresh goroutine, whose stack is the
+// smallest). An idle connection then costs its buffers and tables, no
+// goroutine; a parked connection that wakes pays two epoll_ctl calls
+// and a goroutine start.
 //
 //   - Incoming calls start in the order they arrive, per target object:
 //     a second call to the same object starts when the first returns.

@@ -27,6 +27,9 @@ func (f *Future) Wait(ctx context.Context) (any, error) {
 	if f.res != nil {
 		return f.res.v, f.res.err
 	}
+	// A handler running on this connection's reader cannot wait for the
+	// answer there: hand the reading on first.
+	f.b.takeOver()
 	select {
 	case res := <-f.p.ch:
 		f.res = &res

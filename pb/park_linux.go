@@ -124,7 +124,7 @@ func (p *parker) loop() {
 				continue // unparked by shutdown meanwhile
 			}
 			p.forget(b)
-			go b.readThenWork()
+			go b.readFrom(false, false)
 		}
 	}
 }

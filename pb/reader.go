@@ -35,15 +35,7 @@ func (b *Broker) start() {
 func (b *Broker) readLoop() {
 	b.conn.SetReadDeadline(time.Now().Add(b.cfg.HandshakeTimeout))
 	b.read, b.raw = b.reader()
-	b.readThenWork()
-}
-
-// readThenWork reads the connection and, if the reader hands reading on
-// to run a call itself, goes on as a worker.
-func (b *Broker) readThenWork() {
-	if t, ok := b.readFrom(false, false); ok {
-		worker(t)
-	}
+	b.readFrom(false, false)
 }
 
 // idlePark is how long a connection must be silent before its reader
@@ -67,11 +59,8 @@ func init() { idlePark.Store(int64(250 * time.Millisecond)) }
 // once per idlePark, not per read.
 //
 // When a read brings a call that is the only one in flight (and its
-// object is not busy), the reader does not wake a worker for it: it
-// hands the reading on to a worker (which takes over with the deadline
-// state) and returns the call's task for its own goroutine to run. The
-// call starts at once, and reading never waits for a handler.
-func (b *Broker) readFrom(armed, active bool) (task, bool) {
+// object is not busy), the reader runs it itself (see inline.go).
+func (b *Broker) readFrom(armed, active bool) {
 	read, parkable := b.read, b.raw != nil
 	for {
 		if parkable && active && !armed && b.isReady() {
@@ -85,11 +74,11 @@ func (b *Broker) readFrom(armed, active bool) (task, bool) {
 			readBufs.Put(buf)
 			if t := b.deferred; t.j != nil {
 				b.deferred = task{}
-				if ferr == nil {
-					spawn(task{b: b, reader: true, armed: armed})
-					return t, true
+				if ferr != nil {
+					spawn(t)
+				} else if !b.runInline(t, armed) {
+					return // another goroutine reads now
 				}
-				spawn(t)
 			}
 			if ferr != nil {
 				var pe *ProtocolError
@@ -98,7 +87,7 @@ func (b *Broker) readFrom(armed, active bool) (task, bool) {
 				}
 				b.cfg.log.Warn("pb: closing connection", "peer", b.conn.RemoteAddr().String(), "err", ferr)
 				b.shutdown(ferr)
-				return task{}, false
+				return
 			}
 		} else if buf != nil {
 			readBufs.Put(buf)
@@ -112,13 +101,14 @@ func (b *Broker) readFrom(armed, active bool) (task, bool) {
 				continue // busy during the last idlePark: arm again
 			}
 			b.conn.SetReadDeadline(time.Time{})
+			b.watchdog = nil // an idle connection keeps no timer
 			if !b.park() {
-				go b.readThenWork()
+				go b.readFrom(false, false)
 			}
-			return task{}, false
+			return
 		}
 		b.readFailed(err)
-		return task{}, false
+		return
 	}
 }
 

@@ -15,7 +15,7 @@ const workerIdle = 2 * time.Second
 
 // task is a serial queue to run, starting with its job j; or, with
 // reader set, the reading of b's connection to take over (armed: the
-// idle deadline is set).
+// idle deadline is set; see inline.go).
 type task struct {
 	b      *Broker
 	key    any
@@ -43,10 +43,7 @@ func worker(t task) {
 	defer timer.Stop()
 	for {
 		if t.reader {
-			if next, ok := t.b.readFrom(t.armed, true); ok {
-				t = next // reading was handed on: run the call
-				continue
-			}
+			t.b.readFrom(t.armed, true) // taking over the reading
 		} else {
 			t.b.runQueued(t.key, t.s, t.j)
 		}
