@@ -227,8 +227,10 @@ func (*pinger) RemotePing() string { return "pong" }
 // elsewhere, so a later call to another object is answered while the
 // first still blocks.
 func TestBlockedHandlerDoesNotStallReading(t *testing.T) {
+	pb.ForgetSlowCalls()
 	block := make(chan struct{})
-	cfg := &pb.Config{Root: func(*pb.Broker) any { return &blocker{block: block} }}
+	root := &blocker{block: block}
+	cfg := &pb.Config{Root: func(*pb.Broker) any { return root }}
 	_, addr := serve(t, cfg)
 	b := dial(t, addr, nil)
 	ctx := ctxT(t)
@@ -256,6 +258,12 @@ func TestBlockedHandlerDoesNotStallReading(t *testing.T) {
 	close(block)
 	if err := <-waited; err != nil {
 		t.Fatalf("wait: %v", err)
+	}
+	// wait outlasted the watchdog: it no longer runs on the reader, ping
+	// still does.
+	if pb.RunsInline(root, "wait") || !pb.RunsInline(&pinger{}, "ping") {
+		t.Errorf("runs inline: wait %v (want false), ping %v (want true)",
+			pb.RunsInline(root, "wait"), pb.RunsInline(&pinger{}, "ping"))
 	}
 }
 

@@ -256,7 +256,7 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 	}
 	c.call.Args, c.call.Kwargs = args, kwargs
 	if t, alone, ok := b.queueJob(target, c); ok {
-		if alone && b.deferred.j == nil {
+		if alone && b.deferred.j == nil && inlineOK(target, name) {
 			// The only call in flight: the reader runs it itself once
 			// this input is decoded, and hands the reading on (readFrom).
 			b.deferred = t

@@ -83,3 +83,14 @@ func StartParker() { startParker() }
 // ParkedCount returns how many connections wait with no reader
 // goroutine (Linux).
 func ParkedCount() int { return parkedCount() }
+
+// ForgetSlowCalls lets every method run inline again (see inline.go).
+func ForgetSlowCalls() {
+	slowCalls.Lock()
+	slowCalls.m = nil
+	slowCalls.Unlock()
+}
+
+// RunsInline reports whether a lone call of name on target would run on
+// the reader.
+func RunsInline(target any, name string) bool { return inlineOK(target, name) }
