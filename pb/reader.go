@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gospread/spread/banana"
+	"github.com/gospread/spread/jelly"
 )
 
 // readBufSize is the size of a read buffer. Banana decodes
@@ -206,7 +207,7 @@ func (b *Broker) expression(v any) error {
 	if !ok || len(l) == 0 {
 		return protoErr(nil, "top-level expression is not a non-empty list")
 	}
-	verb, ok := wireText(l[0])
+	verb, ok := jelly.String(l[0]) // vocabulary words decode as strings
 	if !ok {
 		return protoErr(nil, "verb is not a byte string")
 	}
@@ -252,19 +253,6 @@ func (b *Broker) expression(v any) error {
 		return nil
 	}
 	return protoErr(nil, "unknown verb %q", sanitize(verb))
-}
-
-// wireText returns the bytes of a banana STRING or VOCAB element as a
-// string. The decoder gives vocabulary words as shared strings and other
-// strings as []byte; a word costs no copy here.
-func wireText(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, true
-	case []byte:
-		return string(x), true
-	}
-	return "", false
 }
 
 // negotiate handles the dialect exchange: the server reads the client's
