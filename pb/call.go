@@ -170,14 +170,20 @@ func (b *Broker) dequeue(key any, s *serialQueue) job {
 // goroutine at that moment instead.
 func (b *Broker) runQueued(key any, s *serialQueue, j job) {
 	for j != nil {
-		st := j.state()
-		st.Context, st.b, st.key, st.s = b.ctx, b, key, s
-		j.run(st)
-		if !st.release() {
-			return // Go already started the next job elsewhere
-		}
-		j = b.dequeue(key, s)
+		j = b.runOne(key, s, j)
 	}
+}
+
+// runOne runs j, the head of s, and returns the job queued behind it
+// for the caller to run, or nil (none, or Go already started it).
+func (b *Broker) runOne(key any, s *serialQueue, j job) job {
+	st := j.state()
+	st.Context, st.b, st.key, st.s = b.ctx, b, key, s
+	j.run(st)
+	if !st.release() {
+		return nil // Go already started the next job elsewhere
+	}
+	return b.dequeue(key, s)
 }
 
 // inCall is one incoming call on its way from the reader to the answer:

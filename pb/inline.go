@@ -85,8 +85,14 @@ func (b *Broker) runInline(t task, armed bool) bool {
 	} else {
 		w.Reset(inlineLimit)
 	}
-	b.runQueued(t.key, t.s, t.j)
+	// Only the call itself runs here: calls queued behind it (a burst of
+	// pipelined calls) go to a worker, so that the watchdog and the
+	// memo judge one call, and the reader goes back to reading.
+	next := b.runOne(t.key, t.s, t.j)
 	w.Stop()
+	if next != nil {
+		spawn(task{b: b, key: t.key, s: t.s, j: next})
+	}
 	if !b.rstate.CompareAndSwap(readerInline, readerReading) {
 		markSlow(t.j)
 		return false
