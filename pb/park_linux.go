@@ -38,7 +38,7 @@ func (p *parker) start() {
 // calling reader must end: the parker starts the next one.
 func (b *Broker) park() bool {
 	p := &idleParker
-	p.once.Do(p.start)
+	startParker()
 	if p.err != nil || b.raw == nil {
 		return false
 	}

@@ -20,10 +20,6 @@ type refs struct {
 
 var _ jelly.Refs = (*refs)(nil)
 
-func (b *Broker) jellyOptions(perspective any) *jelly.Options {
-	return &jelly.Options{Registry: b.registry(), Refs: &refs{b: b, perspective: perspective}}
-}
-
 // outgoing returns jelly options for values to send, and the refs hook
 // that records what they export. If the values are then not sent (a
 // later jelly or banana error), call rollback: the peer never learns
