@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/gospread/spread/banana"
 )
@@ -49,9 +48,10 @@ type Broker struct {
 	deferred task // a call the reader will run itself (readFrom)
 	// running a call on the reader (inline.go); rstate and inlineArmed
 	// are handed over with the reading
-	rstate      atomic.Int32
+	rstate      atomic.Uint64
+	inlineSeq   atomic.Uint64 // counts the calls the reader runs
 	inlineArmed bool
-	watchdog    *time.Timer
+	watchdog    *watchdog
 	raw         syscall.RawConn // nil unless the connection is plain TCP
 	parkToken   uint64
 

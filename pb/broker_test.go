@@ -301,6 +301,66 @@ func (b *blocker) RemoteWait(ctx context.Context) {
 	}
 }
 
+// RemoteQuick answers at once.
+func (w *waiter) RemoteQuick() string { return "quick" }
+
+// TestAnswersBeforeABlockedCallLeave pipelines quick calls and a call
+// that blocks on one object. The reader runs quick calls itself and
+// writes their answers once it is done with the calls of a read, so the
+// answers made before the blocking call must still leave while it
+// blocks; the call queued behind it must wait for it.
+func TestAnswersBeforeABlockedCallLeave(t *testing.T) {
+	pb.ForgetSlowCalls()
+	block := make(chan struct{})
+	root := &blocker{block: block}
+	cfg := &pb.Config{Root: func(*pb.Broker) any { return root }}
+	_, addr := serve(t, cfg)
+	b := dial(t, addr, nil)
+	ctx := ctxT(t)
+	v, err := b.Root().CallRemote(ctx, "waiter")
+	w, ok := v.(*pb.RemoteReference)
+	if err != nil || !ok {
+		t.Fatalf("waiter() = %v, %v", v, err)
+	}
+	var before []*pb.Future
+	for i := 0; i < 20; i++ {
+		f, err := w.CallRemoteAsync(ctx, "quick")
+		if err != nil {
+			t.Fatal(err)
+		}
+		before = append(before, f)
+	}
+	waited, err := w.CallRemoteAsync(ctx, "wait")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := w.CallRemoteAsync(ctx, "quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range before {
+		if v, err := f.Wait(ctx); err != nil || v != "quick" {
+			t.Fatalf("quick call %d before wait = %v, %v", i, v, err)
+		}
+	}
+	p, err := b.Root().CallRemote(ctx, "pinger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := p.(*pb.RemoteReference).CallRemote(ctx, "ping"); err != nil || v != "pong" {
+		t.Fatalf("ping while wait blocks = %v, %v", v, err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if v, err := after.Wait(short); err == nil {
+		t.Fatalf("the call queued behind wait answered before it: %v", v)
+	}
+	close(block)
+	if _, err := waited.Wait(ctx); err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+}
+
 // TestIdleConnectionsPark lets both sides of a connection fall silent
 // until their readers park (on Linux no goroutine then waits for the
 // connection; elsewhere a fresh one does), then checks that calls still

@@ -44,6 +44,7 @@ type callState struct {
 	b        *Broker
 	key      any
 	s        *serialQueue
+	inline   bool // run by the reader, which writes the answer (inline.go)
 }
 
 func (st *callState) Value(k any) any {
@@ -90,25 +91,24 @@ type serialQueue struct {
 // enqueue runs j when every earlier job on key has finished (or called
 // Go).
 func (b *Broker) enqueue(key any, j job) {
-	if t, _, ok := b.queueJob(key, j); ok {
+	if t, ok := b.queueJob(key, j); ok {
 		spawn(t)
 	}
 }
 
 // queueJob queues j behind the earlier jobs on key. When key's queue was
-// idle it returns the task that starts it (ok), and alone tells whether
-// j is the only call in flight on the connection.
-func (b *Broker) queueJob(key any, j job) (t task, alone, ok bool) {
+// idle it returns the task that starts it (ok).
+func (b *Broker) queueJob(key any, j job) (t task, ok bool) {
 	key = queueKey(key) // the root or a RemoteCache may be unhashable
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.queueLocked(key)
 	if s.busy {
 		s.q = append(s.q, j)
-		return task{}, false, false
+		return task{}, false
 	}
 	s.busy = true
-	return task{b: b, key: key, s: s, j: j}, b.inflight == 1, true
+	return task{b: b, key: key, s: s, j: j}, true
 }
 
 // queueLocked returns key's queue, made if needed. Most connections
@@ -170,15 +170,16 @@ func (b *Broker) dequeue(key any, s *serialQueue) job {
 // goroutine at that moment instead.
 func (b *Broker) runQueued(key any, s *serialQueue, j job) {
 	for j != nil {
-		j = b.runOne(key, s, j)
+		j = b.runOne(key, s, j, false)
 	}
 }
 
 // runOne runs j, the head of s, and returns the job queued behind it
 // for the caller to run, or nil (none, or Go already started it).
-func (b *Broker) runOne(key any, s *serialQueue, j job) job {
+// inline tells that the reader runs j and writes its answer later.
+func (b *Broker) runOne(key any, s *serialQueue, j job, inline bool) job {
 	st := j.state()
-	st.Context, st.b, st.key, st.s = b.ctx, b, key, s
+	st.Context, st.b, st.key, st.s, st.inline = b.ctx, b, key, s, inline
 	j.run(st)
 	if !st.release() {
 		return nil // Go already started the next job elsewhere
@@ -261,10 +262,10 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 		return nil
 	}
 	c.call.Args, c.call.Kwargs = args, kwargs
-	if t, alone, ok := b.queueJob(target, c); ok {
-		if alone && b.deferred.j == nil && inlineOK(target, name) {
-			// The only call in flight: the reader runs it itself once
-			// this input is decoded, and hands the reading on (readFrom).
+	if t, ok := b.queueJob(target, c); ok {
+		if b.deferred.j == nil && inlineOK(target, name) {
+			// The reader runs it, and the quick calls queued behind it,
+			// itself once this input is decoded (inline.go).
 			b.deferred = t
 		} else {
 			spawn(t)
@@ -306,10 +307,17 @@ func (c *inCall) run(ctx *callState) {
 		return
 	}
 	c.msg = [3]any{verbAnswer, c.req, sexp}
-	// A call that is the only one in flight has nothing to share a write
-	// with: its answer is written at once, on this goroutine.
+	// The reader writes the answers of the calls it ran once they are
+	// all done. Elsewhere, a call that is the only one in flight has
+	// nothing to share a write with: its answer is written at once, on
+	// this goroutine.
 	alone := b.callDone() == 0
-	if err := b.w.sendAnswer(c.msg[:], alone); err != nil {
+	if ctx.inline {
+		err = b.w.enqueue(c.msg[:])
+	} else {
+		err = b.w.sendAnswer(c.msg[:], alone)
+	}
+	if err != nil {
 		c.refs.rollback()
 		if !errors.Is(err, ErrClosed) {
 			b.cfg.log.Error("pb: cannot send answer", "method", c.call.Method, "err", err)

@@ -31,18 +31,23 @@
 // Each connection has one reader goroutine and one serialized writer:
 // senders queue encoded bytes in order, and a flusher goroutine, which
 // exists only while there is something to write, moves them to the
-// socket (the answer to a call that was alone in flight is written by
-// its handler's goroutine instead). Handlers run on worker goroutines
-// that a process shares and that end after two idle seconds.
+// socket. Handlers run on worker goroutines that a process shares and
+// that end after two idle seconds, or on the reader itself:
 //
-// A call that arrives alone (nothing else in flight on the connection)
-// runs on the reader goroutine itself, which saves waking a worker; if
-// it runs for more than 100 µs, or waits for an answer from the peer,
-// another goroutine takes over the reading, so a blocking handler
-// delays reading by at most that long. Apart from that, user code never
-// runs on the reader, with one exception: a RemoteCache's constructor
-// and its SetCacheState run while the value that carries it is decoded,
-// so they must not block. User code never runs under a broker lock.
+// After decoding a read, the reader runs the first call it brought to an
+// idle object itself, and the calls queued behind it on that object,
+// as long as their method is not known to be slow; then it writes all
+// their answers in one write. That saves waking a worker and the
+// flusher: with many calls to one object pipelined, a read's worth of
+// calls costs one write. Calls to other objects go to workers. If one
+// call runs for more than 100-200 µs, or waits for an answer from the
+// peer, another goroutine takes over the reading (and the answers made
+// so far leave), so a blocking handler delays reading by at most that
+// long; its method then runs on workers from then on. Apart from that,
+// user code never runs on the reader, with one exception: a
+// RemoteCache's constructor and its SetCacheState run while the value
+// that carries it is decoded, so they must not block. User code never
+// runs under a broker lock.
 //
 // A plain TCP connection silent for a quarter of a second is parked: on
 // Linux its reader ends and one process-wide goroutine, in epoll_wait,

@@ -86,11 +86,11 @@ func ParkedCount() int { return parkedCount() }
 
 // ForgetSlowCalls lets every method run inline again (see inline.go).
 func ForgetSlowCalls() {
-	slowCalls.Lock()
-	slowCalls.m = nil
-	slowCalls.Unlock()
+	slowCallsMu.Lock()
+	slowCalls.Store(nil)
+	slowCallsMu.Unlock()
 }
 
-// RunsInline reports whether a lone call of name on target would run on
-// the reader.
+// RunsInline reports whether a call of name on target may run on the
+// reader.
 func RunsInline(target any, name string) bool { return inlineOK(target, name) }

@@ -59,8 +59,8 @@ func init() { idlePark.Store(int64(250 * time.Millisecond)) }
 // on a fresh goroutine without a deadline. The deadline is armed at most
 // once per idlePark, not per read.
 //
-// When a read brings a call that is the only one in flight (and its
-// object is not busy), the reader runs it itself (see inline.go).
+// When a read brings calls to an idle object, the reader runs them
+// itself, and the quick calls queued behind them (see inline.go).
 func (b *Broker) readFrom(armed, active bool) {
 	read, parkable := b.read, b.raw != nil
 	for {

@@ -14,13 +14,15 @@ import (
 //
 // There is no writer goroutine while a connection is idle: a send that
 // finds the writer idle starts a goroutine that flushes until the buffer
-// is empty, then ends. The one exception is the answer to a call that
-// was alone in flight: its handler's goroutine writes it (sendAnswer),
-// since nothing could share that write. Neither the reader nor a caller
-// waiting with a ctx ever writes to the socket, so neither can block on
-// a peer that does not read. The buffer is bounded: a peer that lets
-// more than MaxQueuedBytes pile up is disconnected instead of growing
-// memory.
+// is empty, then ends. Two kinds of answers are written by the goroutine
+// that made them instead, since nothing else would share the write: the
+// answer to a call that was alone in flight (sendAnswer), and the
+// answers of the calls the reader ran itself (inline.go), which it
+// writes together once it is done with them; the reader's watchdog
+// hands the reading on if such a write blocks. A caller waiting with a
+// ctx never writes to the socket, so it cannot block on a peer that does
+// not read. The buffer is bounded: a peer that lets more than
+// MaxQueuedBytes pile up is disconnected instead of growing memory.
 type writer struct {
 	b        *Broker
 	mu       sync.Mutex
