@@ -51,7 +51,7 @@ type Broker struct {
 	rstate      atomic.Uint64
 	inlineSeq   atomic.Uint64 // counts the calls the reader runs
 	inlineArmed bool
-	watchdog    *watchdog
+	watched     atomic.Bool     // in the watchdog's brokers (inline.go)
 	raw         syscall.RawConn // nil unless the connection is plain TCP
 	parkToken   uint64
 

@@ -301,6 +301,46 @@ func (b *blocker) RemoteWait(ctx context.Context) {
 	}
 }
 
+// TestSlowMethodForgiven: a method caught once on the reader (here
+// marked by hand, as a pause of the whole process could) runs on
+// workers, and inline again after enough quick calls there.
+func TestSlowMethodForgiven(t *testing.T) {
+	pb.ForgetSlowCalls()
+	defer pb.ForgetSlowCalls()
+	root := &blocker{block: make(chan struct{})}
+	cfg := &pb.Config{Root: func(*pb.Broker) any { return root }}
+	_, addr := serve(t, cfg)
+	b := dial(t, addr, nil)
+	ctx := ctxT(t)
+	v, err := b.Root().CallRemote(ctx, "pinger")
+	p, ok := v.(*pb.RemoteReference)
+	if err != nil || !ok {
+		t.Fatalf("pinger() = %v, %v", v, err)
+	}
+	pb.MarkSlow(&pinger{}, "ping")
+	ping := func() {
+		t.Helper()
+		if v, err := p.CallRemote(ctx, "ping"); err != nil || v != "pong" {
+			t.Fatalf("ping = %v, %v", v, err)
+		}
+	}
+	for i := 0; i < pb.QuickRunsToForgive-1; i++ {
+		ping()
+	}
+	time.Sleep(10 * time.Millisecond) // the server counts after it answers
+	if pb.RunsInline(&pinger{}, "ping") {
+		t.Fatalf("ping runs inline again after %d quick calls", pb.QuickRunsToForgive-1)
+	}
+	ping()
+	deadline := time.Now().Add(10 * time.Second)
+	for !pb.RunsInline(&pinger{}, "ping") {
+		if time.Now().After(deadline) {
+			t.Fatalf("ping still not inline after %d quick calls", pb.QuickRunsToForgive)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // RemoteQuick answers at once.
 func (w *waiter) RemoteQuick() string { return "quick" }
 

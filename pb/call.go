@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	"github.com/gospread/spread/jelly"
 )
@@ -45,6 +46,8 @@ type callState struct {
 	key      any
 	s        *serialQueue
 	inline   bool // run by the reader, which writes the answer (inline.go)
+	timed    bool // time the handler into took (slowcalls.go)
+	took     time.Duration
 }
 
 func (st *callState) Value(k any) any {
@@ -170,7 +173,7 @@ func (b *Broker) dequeue(key any, s *serialQueue) job {
 // goroutine at that moment instead.
 func (b *Broker) runQueued(key any, s *serialQueue, j job) {
 	for j != nil {
-		j = b.runOne(key, s, j, false)
+		j = b.runTimed(key, s, j)
 	}
 }
 
@@ -277,7 +280,14 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 // run runs the handler and sends its answer.
 func (c *inCall) run(ctx *callState) {
 	b := c.call.Broker
+	var start time.Time
+	if ctx.timed {
+		start = time.Now()
+	}
 	v, err := b.invoke(ctx, c.target, &c.call, c.cache)
+	if ctx.timed {
+		ctx.took = time.Since(start)
+	}
 	if !c.answer {
 		b.callDone()
 		if err != nil {

@@ -40,14 +40,15 @@
 // their answers in one write. That saves waking a worker and the
 // flusher: with many calls to one object pipelined, a read's worth of
 // calls costs one write. Calls to other objects go to workers. If one
-// call runs for more than 100-200 µs, or waits for an answer from the
+// call runs for more than 1-2 ms, or waits for an answer from the
 // peer, another goroutine takes over the reading (and the answers made
 // so far leave), so a blocking handler delays reading by at most that
-// long; its method then runs on workers from then on. Apart from that,
-// user code never runs on the reader, with one exception: a
-// RemoteCache's constructor and its SetCacheState run while the value
-// that carries it is decoded, so they must not block. User code never
-// runs under a broker lock.
+// long; its method then runs on workers, until 16 quick calls in a row
+// there show that the delay was a pause of the process, not the
+// handler. Apart from that, user code never runs on the reader, with one
+// exception: a RemoteCache's constructor and its SetCacheState run
+// while the value that carries it is decoded, so they must not block.
+// User code never runs under a broker lock.
 //
 // A plain TCP connection silent for a quarter of a second is parked: on
 // Linux its reader ends and one process-wide goroutine, in epoll_wait,

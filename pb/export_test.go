@@ -91,6 +91,16 @@ func ForgetSlowCalls() {
 	slowCallsMu.Unlock()
 }
 
+// QuickRunsToForgive is how many quick calls on workers let a slow
+// method run inline again.
+const QuickRunsToForgive = quickRunsToForgive
+
+// MarkSlow stops name on target from running inline, as a take-over
+// does.
+func MarkSlow(target any, name string) {
+	markSlow(&inCall{target: target, call: Call{Method: name}})
+}
+
 // RunsInline reports whether a call of name on target may run on the
 // reader.
 func RunsInline(target any, name string) bool { return inlineOK(target, name) }

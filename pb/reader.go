@@ -102,7 +102,6 @@ func (b *Broker) readFrom(armed, active bool) {
 				continue // busy during the last idlePark: arm again
 			}
 			b.conn.SetReadDeadline(time.Time{})
-			b.watchdog = nil // an idle connection keeps no timer
 			if !b.park() {
 				go b.readFrom(false, false)
 			}
