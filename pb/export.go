@@ -86,7 +86,7 @@ func (b *Broker) release(verb string, idv any) {
 		return
 	}
 	b.exports.remove(e)
-	if a, isAvatar := e.obj.(*avatarRef); isAvatar {
+	if a, isAvatar := e.obj.(*avatarRef); isAvatar && a.hasLogout() {
 		b.cleanupLocked(a.runLogout)
 	}
 	if cache {
@@ -98,14 +98,14 @@ func (b *Broker) release(verb string, idv any) {
 	}
 }
 
-// cleanupLocked runs f (a logout, a Cacheable's StoppedObserving) on its
-// own goroutine, off the reader; shutdown waits for it, so that when a
+// cleanupLocked runs f (a logout, a Cacheable's StoppedObserving) on a
+// worker, off the reader; shutdown waits for it, so that when a
 // connection is done every cleanup has run. Call with b.mu held on an
 // open broker.
 func (b *Broker) cleanupLocked(f func()) {
 	b.cleanups.Add(1)
-	go func() {
+	spawn(task{fn: func() {
 		defer b.cleanups.Done()
 		f()
-	}()
+	}})
 }

@@ -162,6 +162,9 @@ func (c *challenger) RemoteRespond(ctx context.Context, response []byte, mind an
 	return c.root.finish(ctx, creds, c.username, mind)
 }
 
+// hasLogout reports whether runLogout has anything to do.
+func (a *avatarRef) hasLogout() bool { return a.logout != nil || a.mind != nil }
+
 // runLogout calls the realm's logout once and releases the mind.
 func (a *avatarRef) runLogout() {
 	a.once.Do(func() {

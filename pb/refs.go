@@ -85,7 +85,9 @@ func (r *refs) rollback() {
 		a, isAvatar := e.obj.(*avatarRef)
 		switch {
 		case isAvatar:
-			b.cleanupLocked(a.runLogout)
+			if a.hasLogout() {
+				b.cleanupLocked(a.runLogout)
+			}
 		case e.cache != nil && e.observer != nil:
 			b.cleanupLocked(func() { e.cache.StoppedObserving(e.observer.perspective, e.observer) })
 		}

@@ -15,7 +15,8 @@ const workerIdle = 2 * time.Second
 
 // task is a serial queue to run, starting with its job j; or, with
 // reader set, the reading of b's connection to take over (armed: the
-// idle deadline is set; see inline.go).
+// idle deadline is set; see inline.go); or, with fn set, a function to
+// run (a logout).
 type task struct {
 	b      *Broker
 	key    any
@@ -23,6 +24,7 @@ type task struct {
 	j      job
 	reader bool
 	armed  bool
+	fn     func()
 }
 
 // idleWorkers hands a task to a waiting worker. It is unbuffered: a
@@ -42,9 +44,12 @@ func worker(t task) {
 	timer := time.NewTimer(workerIdle)
 	defer timer.Stop()
 	for {
-		if t.reader {
+		switch {
+		case t.fn != nil:
+			t.fn()
+		case t.reader:
 			t.b.readFrom(t.armed, true) // taking over the reading
-		} else {
+		default:
 			t.b.runQueued(t.key, t.s, t.j)
 		}
 		t = task{}
