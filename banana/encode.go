@@ -45,24 +45,21 @@ func (e *Encoder) Append(dst []byte, v any) ([]byte, error) {
 	return out, nil
 }
 
+// AppendList is Append of the list items, without boxing the slice in
+// an interface value.
+func (e *Encoder) AppendList(dst []byte, items []any) ([]byte, error) {
+	n := len(dst)
+	out, err := e.appendList(dst, items, 0)
+	if err != nil {
+		return dst[:n], err
+	}
+	return out, nil
+}
+
 func (e *Encoder) append(dst []byte, v any, depth int) ([]byte, error) {
 	switch x := v.(type) {
 	case []any:
-		if len(x) > encodeSizeLimit(e.SizeLimit) {
-			return dst, oversize("list", len(x), e.SizeLimit)
-		}
-		if depth >= maxEncodeDepth {
-			return dst, &EncodeError{Value: "[]interface {}", Msg: fmt.Sprintf("lists nested deeper than %d (cyclic?)", maxEncodeDepth)}
-		}
-		dst = appendPrefix(dst, uint64(len(x)))
-		dst = append(dst, TypeList)
-		var err error
-		for _, el := range x {
-			if dst, err = e.append(dst, el, depth+1); err != nil {
-				return dst, err
-			}
-		}
-		return dst, nil
+		return e.appendList(dst, x, depth)
 	case []byte:
 		if e.Dialect == DialectPB {
 			if i, ok := VocabIndex(x); ok {
@@ -118,6 +115,24 @@ func (e *Encoder) append(dst []byte, v any, depth int) ([]byte, error) {
 		return appendFloat(dst, float64(x)), nil
 	}
 	return dst, &EncodeError{Value: fmt.Sprintf("%T", v), Msg: "unsupported type (Banana carries lists, integers, floats and byte strings)"}
+}
+
+func (e *Encoder) appendList(dst []byte, x []any, depth int) ([]byte, error) {
+	if len(x) > encodeSizeLimit(e.SizeLimit) {
+		return dst, oversize("list", len(x), e.SizeLimit)
+	}
+	if depth >= maxEncodeDepth {
+		return dst, &EncodeError{Value: "[]interface {}", Msg: fmt.Sprintf("lists nested deeper than %d (cyclic?)", maxEncodeDepth)}
+	}
+	dst = appendPrefix(dst, uint64(len(x)))
+	dst = append(dst, TypeList)
+	var err error
+	for _, el := range x {
+		if dst, err = e.append(dst, el, depth+1); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
 }
 
 func oversize(what string, n, limit int) error {

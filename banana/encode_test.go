@@ -84,6 +84,26 @@ func TestEncodeRefused(t *testing.T) {
 	}
 }
 
+// TestAppendList: AppendList writes what Append writes for the same
+// list, refuses what Append refuses and leaves dst as it was then.
+func TestAppendList(t *testing.T) {
+	e := Encoder{Dialect: DialectPB, SizeLimit: 8}
+	for _, items := range [][]any{nil, {"answer", int64(7), []any{"unicode", "hi"}}, {[]byte("x"), 2.5}} {
+		want, werr := e.Append([]byte("ab"), items)
+		got, err := e.AppendList([]byte("ab"), items)
+		if werr != nil || err != nil || string(got) != string(want) {
+			t.Errorf("AppendList(%v) = %x, %v; Append = %x, %v", items, got, err, want, werr)
+		}
+	}
+	for _, items := range [][]any{{1, 2, 3, 4, 5, 6, 7, 8, 9}, {"ok", nil}, {[]any{"abcdefghi"}}} {
+		got, err := e.AppendList([]byte("ab"), items)
+		var ee *EncodeError
+		if !errors.As(err, &ee) || string(got) != "ab" {
+			t.Errorf("AppendList(%v) = %x, %v; want *EncodeError and dst unchanged", items, got, err)
+		}
+	}
+}
+
 func TestEncodeSizeLimit(t *testing.T) {
 	e := Encoder{SizeLimit: 3}
 	for _, v := range []any{"abc", []byte("abc"), []any{1, 2, 3}} {

@@ -9,7 +9,10 @@ import (
 	"github.com/gospread/spread/jelly"
 )
 
-var bytesType = reflect.TypeOf([]byte(nil))
+var (
+	bytesType = reflect.TypeOf([]byte(nil))
+	anyType   = reflect.TypeFor[any]()
+)
 
 // convert turns a decoded jelly value into a handler's parameter of Go
 // type t (jelly.Convert's rules). A mismatch is an error in Python's

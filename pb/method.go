@@ -255,8 +255,8 @@ func callMethod(ctx context.Context, recv any, prefix string, c *Call, view bool
 	if mi.err != nil {
 		return nil, mi.err
 	}
-	in := make([]reflect.Value, 1, 3+len(mi.params))
-	in[0] = rv
+	var buf [6]reflect.Value
+	in := append(buf[:0], rv)
 	if mi.hasCtx {
 		in = append(in, reflect.ValueOf(ctx))
 	}
@@ -326,6 +326,12 @@ func bindPositional(in []reflect.Value, mi *methodInfo, c *Call) ([]reflect.Valu
 		return nil, TypeError(fmt.Sprintf("%s() takes %s positional arguments but %d were given", c.Method, want, n))
 	}
 	for i := 0; i < fixed; i++ {
+		if mi.params[i] == anyType {
+			// The argument as it is, boxed already: converting it would
+			// box it again.
+			in = append(in, reflect.ValueOf(&c.Args[i]).Elem())
+			continue
+		}
 		v, err := convert(c.Args[i], mi.params[i])
 		if err != nil {
 			return nil, TypeError(fmt.Sprintf("%s() argument %d: %v", c.Method, i+1, err))

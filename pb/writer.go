@@ -45,16 +45,16 @@ func (w *writer) setDialect(d banana.Dialect) {
 	w.mu.Unlock()
 }
 
-// enqueue encodes v onto the buffer. An encoding error leaves nothing
+// enqueue encodes the message msg onto the buffer. An encoding error leaves nothing
 // queued and is returned; a full buffer closes the connection.
-func (w *writer) enqueue(v any) error {
+func (w *writer) enqueue(msg []any) error {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
 		return ErrClosed
 	}
 	n := len(w.out)
-	out, err := w.enc.Append(w.out, v)
+	out, err := w.enc.AppendList(w.out, msg)
 	if err != nil {
 		w.out = out[:n]
 		w.mu.Unlock()
@@ -72,10 +72,10 @@ func (w *writer) enqueue(v any) error {
 	return nil
 }
 
-// send queues v and makes sure a flush runs. Safe on any goroutine,
+// send queues the message msg and makes sure a flush runs. Safe on any goroutine,
 // under locks too: it never writes to the socket itself.
-func (w *writer) send(v any) error {
-	if err := w.enqueue(v); err != nil {
+func (w *writer) send(msg []any) error {
+	if err := w.enqueue(msg); err != nil {
 		return err
 	}
 	w.kick()
@@ -87,8 +87,8 @@ func (w *writer) send(v any) error {
 // once on the calling goroutine, a handler's, unless a flush is already
 // running; otherwise a flusher goroutine writes it with whatever other
 // answers are queued meanwhile.
-func (w *writer) sendAnswer(v any, now bool) error {
-	if err := w.enqueue(v); err != nil {
+func (w *writer) sendAnswer(msg []any, now bool) error {
+	if err := w.enqueue(msg); err != nil {
 		return err
 	}
 	if !now {
