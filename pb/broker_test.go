@@ -341,6 +341,14 @@ func TestSlowMethodForgiven(t *testing.T) {
 	}
 }
 
+// TestLoginRunsOffReader: the login root's and the challengers' calls,
+// which call the Portal, never run on the reader.
+func TestLoginRunsOffReader(t *testing.T) {
+	if pb.LoginRunsInline() {
+		t.Fatal("login calls may run on the reader")
+	}
+}
+
 // RemoteQuick answers at once.
 func (w *waiter) RemoteQuick() string { return "quick" }
 

@@ -104,3 +104,9 @@ func MarkSlow(target any, name string) {
 // RunsInline reports whether a call of name on target may run on the
 // reader.
 func RunsInline(target any, name string) bool { return inlineOK(target, name) }
+
+// LoginRunsInline reports whether calls to the login root or a
+// challenger may run on the reader.
+func LoginRunsInline() bool {
+	return inlineOK(&loginRoot{}, "login") || inlineOK(&challenger{}, "respond")
+}

@@ -49,6 +49,9 @@ func (r *loginRoot) addr() string {
 	return r.b.conn.RemoteAddr().String()
 }
 
+func (*loginRoot) offReader()  {}
+func (*challenger) offReader() {}
+
 // RemoteLogin starts a challenge login. A challenge is handed out even
 // for unknown users, so the answer tells nothing.
 func (r *loginRoot) RemoteLogin(username string) jelly.Tuple {

@@ -50,8 +50,22 @@ func slowCallOf(target any, name string) *slowCall {
 	return (*m)[slowKey{reflect.TypeOf(target), name}]
 }
 
+// offReader is implemented by Spread's own objects whose calls never run
+// on the reader: the login root and its challengers, which call the
+// Portal, whose checkers and realm may hash or query a database. Run on
+// the reader, they also grew every reader's stack during a burst of
+// logins, and the process kept that peak: 6.3 KB of RSS per idle
+// logged-in connection instead of 5.3 KB, for no measurable CPU gain
+// (in-memory logins: 58.1 µs against 57.4 µs).
+type offReader interface{ offReader() }
+
 // inlineOK reports whether a call of name on target may run inline.
-func inlineOK(target any, name string) bool { return slowCallOf(target, name) == nil }
+func inlineOK(target any, name string) bool {
+	if _, ok := target.(offReader); ok {
+		return false
+	}
+	return slowCallOf(target, name) == nil
+}
 
 // jobInlineOK reports whether j, queued behind a call the reader runs,
 // may run on the reader too.
