@@ -239,28 +239,35 @@ func (w *waiter) RemoteWait(ctx context.Context) {
 	}
 }
 
+// blockerSession serves a blocker root (its wait blocks until block is
+// closed) with a fresh memo of slow methods, dials it, and returns the
+// client's references to the root's pinger and waiter.
+func blockerSession(t *testing.T) (ctx context.Context, block chan struct{}, pinger, waiter *pb.RemoteReference) {
+	t.Helper()
+	pb.ForgetSlowCalls()
+	t.Cleanup(pb.ForgetSlowCalls)
+	block = make(chan struct{})
+	root := &blocker{block: block}
+	_, addr := serve(t, &pb.Config{Root: func(*pb.Broker) any { return root }})
+	b := dial(t, addr, nil)
+	ctx = ctxT(t)
+	get := func(name string) *pb.RemoteReference {
+		v, err := b.Root().CallRemote(ctx, name)
+		r, ok := v.(*pb.RemoteReference)
+		if err != nil || !ok {
+			t.Fatalf("%s() = %v, %v", name, v, err)
+		}
+		return r
+	}
+	return ctx, block, get("pinger"), get("waiter")
+}
+
 // TestBlockedHandlerDoesNotStallReading: a call that arrives alone runs
 // on the goroutine that read it; when it blocks, reading must go on
 // elsewhere, so a later call to another object is answered while the
 // first still blocks.
 func TestBlockedHandlerDoesNotStallReading(t *testing.T) {
-	pb.ForgetSlowCalls()
-	block := make(chan struct{})
-	root := &blocker{block: block}
-	cfg := &pb.Config{Root: func(*pb.Broker) any { return root }}
-	_, addr := serve(t, cfg)
-	b := dial(t, addr, nil)
-	ctx := ctxT(t)
-	v, err := b.Root().CallRemote(ctx, "pinger")
-	p, ok := v.(*pb.RemoteReference)
-	if err != nil || !ok {
-		t.Fatalf("pinger() = %v, %v", v, err)
-	}
-	v, err = b.Root().CallRemote(ctx, "waiter")
-	w, ok := v.(*pb.RemoteReference)
-	if err != nil || !ok {
-		t.Fatalf("waiter() = %v, %v", v, err)
-	}
+	ctx, block, p, w := blockerSession(t)
 	waited := make(chan error, 1)
 	go func() {
 		_, err := w.CallRemote(ctx, "wait") // alone: runs on the reader
@@ -305,18 +312,7 @@ func (b *blocker) RemoteWait(ctx context.Context) {
 // marked by hand, as a pause of the whole process could) runs on
 // workers, and inline again after enough quick calls there.
 func TestSlowMethodForgiven(t *testing.T) {
-	pb.ForgetSlowCalls()
-	defer pb.ForgetSlowCalls()
-	root := &blocker{block: make(chan struct{})}
-	cfg := &pb.Config{Root: func(*pb.Broker) any { return root }}
-	_, addr := serve(t, cfg)
-	b := dial(t, addr, nil)
-	ctx := ctxT(t)
-	v, err := b.Root().CallRemote(ctx, "pinger")
-	p, ok := v.(*pb.RemoteReference)
-	if err != nil || !ok {
-		t.Fatalf("pinger() = %v, %v", v, err)
-	}
+	ctx, _, p, _ := blockerSession(t)
 	pb.MarkSlow(&pinger{}, "ping")
 	ping := func() {
 		t.Helper()
@@ -358,18 +354,7 @@ func (w *waiter) RemoteQuick() string { return "quick" }
 // answers made before the blocking call must still leave while it
 // blocks; the call queued behind it must wait for it.
 func TestAnswersBeforeABlockedCallLeave(t *testing.T) {
-	pb.ForgetSlowCalls()
-	block := make(chan struct{})
-	root := &blocker{block: block}
-	cfg := &pb.Config{Root: func(*pb.Broker) any { return root }}
-	_, addr := serve(t, cfg)
-	b := dial(t, addr, nil)
-	ctx := ctxT(t)
-	v, err := b.Root().CallRemote(ctx, "waiter")
-	w, ok := v.(*pb.RemoteReference)
-	if err != nil || !ok {
-		t.Fatalf("waiter() = %v, %v", v, err)
-	}
+	ctx, block, p, w := blockerSession(t)
 	var before []*pb.Future
 	for i := 0; i < 20; i++ {
 		f, err := w.CallRemoteAsync(ctx, "quick")
@@ -391,11 +376,7 @@ func TestAnswersBeforeABlockedCallLeave(t *testing.T) {
 			t.Fatalf("quick call %d before wait = %v, %v", i, v, err)
 		}
 	}
-	p, err := b.Root().CallRemote(ctx, "pinger")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, err := p.(*pb.RemoteReference).CallRemote(ctx, "ping"); err != nil || v != "pong" {
+	if v, err := p.CallRemote(ctx, "ping"); err != nil || v != "pong" {
 		t.Fatalf("ping while wait blocks = %v, %v", v, err)
 	}
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
