@@ -55,8 +55,8 @@ func slowCallOf(target any, name string) *slowCall {
 // Portal, whose checkers and realm may hash or query a database. Run on
 // the reader, they also grew every reader's stack during a burst of
 // logins, and the process kept that peak: 6.3 KB of RSS per idle
-// logged-in connection instead of 5.3 KB, for no measurable CPU gain
-// (in-memory logins: 58.1 µs against 57.4 µs).
+// logged-in connection instead of 5.0-5.3 KB. On workers an in-memory
+// login costs about 7% more CPU (BENCHMARKS.md, step 12).
 type offReader interface{ offReader() }
 
 // inlineOK reports whether a call of name on target may run inline.
