@@ -160,21 +160,44 @@ func goWorkers(ctx context.Context, o *options, client, addr string, sh shape) (
 	return workers, closeAll, nil
 }
 
+// wantSystem and wantShape apply --systems, --shapes and --match.
+func (o *options) wantSystem(name string) bool {
+	return (len(o.systems) == 0 || o.systems[name]) && o.want(name)
+}
+
+func (o *options) wantShape(name string) bool { return len(o.shapes) == 0 || o.shapes[name] }
+
+func newCallMeasurement(sys callSystem, sh shape) *Measurement {
+	return &Measurement{Section: "calls", Name: sys.name + " " + sh.name,
+		Params: map[string]any{"system": sys.name, "desc": sys.desc, "shape": sh.name,
+			"conns": sh.conns, "inflight": sh.inflight, "server": sys.server, "client": sys.client}}
+}
+
+func logCalls(m *Measurement, sys callSystem, sh shape) {
+	logf("calls: %-10s %-5s %8.0f calls/s  p50 %7.1f µs  p99 %7.1f µs  server CPU %5.1f µs/call",
+		sys.name, sh.name, m.med("calls_per_s"), m.med("p50_us"), m.med("p99_us"), m.med("server_cpu_us_per_call"))
+}
+
 func runCalls(ctx context.Context, o *options) []*Measurement {
 	var out []*Measurement
+	paired := o.wantSystem("py-twisted") && o.wantSystem("py-spread")
 	for _, sys := range callSystems {
-		if len(o.systems) > 0 && !o.systems[sys.name] || !o.want(sys.name) {
+		if !o.wantSystem(sys.name) {
+			continue
+		}
+		if paired && sys.client == "py" {
+			if sys.name == "py-twisted" {
+				out = append(out, runPyPair(ctx, o)...)
+			}
 			continue
 		}
 		logf("calls: %s (%s)", sys.name, sys.desc)
 		srv, err := startEchoServer(ctx, o, sys.server, "calls-"+sys.name)
 		for _, sh := range shapes {
-			if len(o.shapes) > 0 && !o.shapes[sh.name] {
+			if !o.wantShape(sh.name) {
 				continue
 			}
-			m := &Measurement{Section: "calls", Name: sys.name + " " + sh.name,
-				Params: map[string]any{"system": sys.name, "desc": sys.desc, "shape": sh.name,
-					"conns": sh.conns, "inflight": sh.inflight, "server": sys.server, "client": sys.client}}
+			m := newCallMeasurement(sys, sh)
 			out = append(out, m)
 			if err != nil {
 				m.Error = err.Error()
@@ -183,7 +206,7 @@ func runCalls(ctx context.Context, o *options) []*Measurement {
 			var runs []runStats
 			var lerr error
 			if sys.client == "py" {
-				runs, lerr = pyLoad(ctx, o, srv.Pid(), srv.port, sh.conns, sh.inflight)
+				runs, lerr = pyLoad(ctx, o, srv.Pid(), srv.port, sh.conns, sh.inflight, o.runs)
 				for _, r := range runs {
 					m.Runs = append(m.Runs, pyMetrics(r))
 				}
@@ -206,11 +229,75 @@ func runCalls(ctx context.Context, o *options) []*Measurement {
 				logf("calls: %s %s: %v", sys.name, sh.name, lerr)
 			}
 			m.summarize()
-			logf("calls: %-10s %-5s %8.0f calls/s  p50 %7.1f µs  p99 %7.1f µs  server CPU %5.1f µs/call",
-				sys.name, sh.name, m.med("calls_per_s"), m.med("p50_us"), m.med("p99_us"), m.med("server_cpu_us_per_call"))
+			logCalls(m, sys, sh)
 		}
 		if srv != nil {
 			srv.stop()
+		}
+	}
+	return out
+}
+
+// runPyPair measures the Twisted client against the Twisted server and
+// against the Spread server with their runs interleaved: one run against
+// each in turn, the order alternating, each run with its own warm-up.
+// Each run against Spread gets the ratio to the run against Twisted
+// beside it (rate_vs_twisted): on this VM, whose speed drifts within
+// minutes, a ratio of runs taken seconds apart is the steadier figure.
+func runPyPair(ctx context.Context, o *options) []*Measurement {
+	pair := [2]callSystem{}
+	for _, sys := range callSystems {
+		switch sys.name {
+		case "py-twisted":
+			pair[0] = sys
+		case "py-spread":
+			pair[1] = sys
+		}
+	}
+	var srvs [2]*server
+	var errs [2]error
+	for i, sys := range pair {
+		logf("calls: %s (%s), runs interleaved with %s", sys.name, sys.desc, pair[1-i].name)
+		srvs[i], errs[i] = startEchoServer(ctx, o, sys.server, "calls-"+sys.name)
+	}
+	defer func() {
+		for _, srv := range srvs {
+			if srv != nil {
+				srv.stop()
+			}
+		}
+	}()
+	var out []*Measurement
+	for _, sh := range shapes {
+		if !o.wantShape(sh.name) {
+			continue
+		}
+		ms := [2]*Measurement{newCallMeasurement(pair[0], sh), newCallMeasurement(pair[1], sh)}
+		out = append(out, ms[0], ms[1])
+		for i := range ms {
+			ms[i].Params["interleaved_with"] = pair[1-i].name
+			if errs[i] != nil {
+				ms[i].Error = errs[i].Error()
+			}
+		}
+		for r := 0; r < o.runs && ms[0].Error == "" && ms[1].Error == ""; r++ {
+			for k := range 2 {
+				i := k ^ r%2 // Twisted first in even runs, Spread first in odd ones
+				runs, err := pyLoad(ctx, o, srvs[i].Pid(), srvs[i].port, sh.conns, sh.inflight, 1)
+				if err != nil {
+					ms[i].Error = err.Error()
+					logf("calls: %s %s: %v", pair[i].name, sh.name, err)
+					break
+				}
+				ms[i].Runs = append(ms[i].Runs, pyMetrics(runs[0]))
+			}
+			if len(ms[0].Runs) == r+1 && len(ms[1].Runs) == r+1 {
+				ms[1].Runs[r]["rate_vs_twisted"] = ms[1].Runs[r]["calls_per_s"] / ms[0].Runs[r]["calls_per_s"]
+			}
+		}
+		for i, m := range ms {
+			m.summarize()
+			logCalls(m, pair[i], sh)
 		}
 	}
 	return out

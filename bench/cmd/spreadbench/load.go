@@ -159,17 +159,16 @@ type pyResult struct {
 // pyLoad runs a Twisted load client (bench/py/echo_load.py) against
 // 127.0.0.1:port. The client prints "MARK i" at every run boundary; the
 // harness reads the server's (and the client's) CPU when it sees it.
-func pyLoad(ctx context.Context, o *options, serverPID, port, conns, inflight int) ([]runStats, error) {
+func pyLoad(ctx context.Context, o *options, serverPID, port, conns, inflight, nruns int) ([]runStats, error) {
 	argv := []string{o.python, "-u", o.benchDir + "/py/echo_load.py",
 		"--port", strconv.Itoa(port), "--conns", strconv.Itoa(conns), "--inflight", strconv.Itoa(inflight),
 		"--warmup", fmt.Sprint(o.warmup.Seconds()), "--duration", fmt.Sprint(o.duration.Seconds()),
-		"--runs", strconv.Itoa(o.runs), "--payload", o.payload}
+		"--runs", strconv.Itoa(nruns), "--payload", o.payload}
 	p, err := startProc("echo_load.py", o.benchDir, nil, argv...)
 	if err != nil {
 		return nil, err
 	}
 	defer p.stop()
-	nruns := o.runs
 	smp := make([]sample, nruns+1)
 	seen := 0
 	total := o.warmup + time.Duration(nruns)*o.duration + 60*time.Second
