@@ -5,10 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gospread/spread/cred"
@@ -85,18 +83,7 @@ func holdMain(args []string) int {
 	}
 	fmt.Printf("READY %d %d\n", ok.Load(), failed.Load())
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	stdinEOF := make(chan struct{})
-	go func() {
-		buf := make([]byte, 64)
-		for {
-			if _, err := os.Stdin.Read(buf); err != nil {
-				close(stdinEOF)
-				return
-			}
-		}
-	}()
+	sig, stdinEOF := stopRequests()
 	select {
 	case <-sig:
 	case <-stdinEOF:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -288,4 +289,23 @@ func sampleOf(pid, clientPid int) sample {
 		s.client = cpuOf(clientPid)
 	}
 	return s
+}
+
+// stopRequests reports how a child process of the harness is told to
+// stop: SIGTERM or SIGINT on sig, or its stdin reaching EOF (the harness
+// has gone) on stdinEOF.
+func stopRequests() (sig <-chan os.Signal, stdinEOF <-chan struct{}) {
+	s := make(chan os.Signal, 1)
+	signal.Notify(s, syscall.SIGTERM, syscall.SIGINT)
+	eof := make(chan struct{})
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			if _, err := os.Stdin.Read(buf); err != nil {
+				close(eof)
+				return
+			}
+		}
+	}()
+	return s, eof
 }

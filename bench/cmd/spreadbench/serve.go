@@ -172,18 +172,7 @@ func serveMain(args []string) int {
 	fmt.Printf("LISTENING %d\n", ln.Addr().(*net.TCPAddr).Port)
 	errc := make(chan error, 1)
 	go func() { errc <- serve() }()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	stdinEOF := make(chan struct{})
-	go func() {
-		buf := make([]byte, 64)
-		for {
-			if _, err := os.Stdin.Read(buf); err != nil {
-				close(stdinEOF)
-				return
-			}
-		}
-	}()
+	sig, stdinEOF := stopRequests()
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	for {
