@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gospread/spread/cred"
+	"github.com/gospread/spread/cred/checkers"
 	"github.com/gospread/spread/internal/echo"
 	"github.com/gospread/spread/pb"
 )
@@ -129,6 +131,41 @@ func benchInProcess(b *testing.B, inflight int) {
 	runEcho(b, addr, inflight)
 	cpu := rusageCPU() - cpu0
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "proc-cpu-us/call")
+}
+
+// BenchmarkLogin logs in (Twisted's challenge login against the
+// in-memory checker) and releases the avatar, one login at a time, over
+// loopback TCP with the server in this process.
+func BenchmarkLogin(b *testing.B) {
+	realm := cred.RealmFunc(func(_ context.Context, id string, _ any) (any, func(), error) {
+		return &avatar{name: id}, nil, nil
+	})
+	portal := cred.NewPortal(realm, checkers.NewInMemory(map[string]string{"user": "pw"}))
+	_, addr := serve(b, &pb.Config{Portal: portal, Logger: testLogger()})
+	ctx := context.Background()
+	br, err := pb.Dial(ctx, addr, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer br.Close()
+	creds := &cred.UsernamePassword{Username: "user", Password: []byte("pw")}
+	login := func() {
+		a, err := br.Login(ctx, creds, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.Release()
+	}
+	login()
+	cpu0 := rusageCPU()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		login()
+	}
+	b.StopTimer()
+	cpu := rusageCPU() - cpu0
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "proc-cpu-us/login")
 }
 
 func BenchmarkEchoCall(b *testing.B)            { benchInProcess(b, 1) }

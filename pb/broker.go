@@ -44,8 +44,9 @@ type Broker struct {
 	ready chan struct{} // closed when the dialect is settled
 
 	// the reader (see readFrom); parkToken is guarded by the parker
-	read     func() (*[]byte, int, error)
-	deferred task // a call the reader will run itself (readFrom)
+	read      func(consume func([]byte) bool) error
+	deferred  task        // a call the reader will run itself (readFrom)
+	consuming atomic.Bool // the reader decodes inside RawConn.Read (rawReader)
 	// running a call on the reader (inline.go); rstate and inlineArmed
 	// are handed over with the reading
 	rstate      atomic.Uint64
@@ -151,6 +152,19 @@ func (b *Broker) Close() error {
 	return nil
 }
 
+// closeConn closes the socket. While the reader decodes inside
+// RawConn.Read (rawReader), closing waits for the reader to leave it: if
+// this is the reader itself (a type's unjelly function that closes the
+// broker), waiting would never end, so the socket is closed on another
+// goroutine, and the reader's wait ends as soon as it has begun.
+func (b *Broker) closeConn() {
+	if b.consuming.Load() {
+		go b.conn.Close()
+		return
+	}
+	b.conn.Close()
+}
+
 // shutdown ends the connection once, for the given reason.
 func (b *Broker) shutdown(reason error) {
 	b.mu.Lock()
@@ -170,7 +184,7 @@ func (b *Broker) shutdown(reason error) {
 
 	b.w.close()
 	b.unpark()
-	b.conn.Close()
+	b.closeConn()
 	b.cancel()
 	b.readyOnce.Do(func() { close(b.ready) })
 

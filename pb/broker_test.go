@@ -3,6 +3,7 @@ package pb_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"reflect"
@@ -10,6 +11,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -463,5 +465,70 @@ func TestIdleConnectionsPark(t *testing.T) {
 			t.Fatal("the server kept a parked connection the client closed")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCloseWhileDecoding closes a broker from code that runs while its
+// reader decodes an answer (a registered type's function). The reader
+// then holds the socket's read lock, which closing waits for: Close
+// must still return, and the call must end.
+func TestCloseWhileDecoding(t *testing.T) {
+	_, addr := serve(t, echo.Config())
+	var b atomic.Pointer[pb.Broker]
+	closed := make(chan struct{})
+	reg := jelly.NewRegistry()
+	if err := reg.RegisterFunc(echo.PointTag, func(state any) (any, error) {
+		b.Load().Close()
+		close(closed)
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	// Not dial: its cleanup would wait for a Close that hangs.
+	br, err := pb.Dial(ctx, addr, &pb.Config{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Store(br)
+	callDone := make(chan error, 1)
+	go func() {
+		_, err := br.Root().CallRemote(ctx, "point", int64(1), int64(2))
+		callDone <- err
+	}()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close called while decoding did not return")
+	}
+	select {
+	case <-callDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call did not end after Close")
+	}
+	if _, err := br.Root().CallRemote(ctx, "echo", "x"); err == nil {
+		t.Fatal("a call after Close succeeded")
+	}
+}
+
+// TestLargeMessagesAcrossReads sends strings that take many full read
+// buffers, between small calls, both ways: the reader reads on at once
+// after a full buffer and waits for the poller after a partial one.
+func TestLargeMessagesAcrossReads(t *testing.T) {
+	_, addr := serve(t, echo.Config())
+	b := dial(t, addr, echo.ClientConfig())
+	ctx := ctxT(t)
+	for _, n := range []int{1, 16<<10 - 40, 16 << 10, 16<<10 + 1, 100 << 10, 250 << 10} {
+		s := strings.Repeat("abcdefghij", n/10+1)[:n]
+		v, err := b.Root().CallRemote(ctx, "echo", s)
+		if err != nil {
+			t.Fatalf("echo of %d bytes: %v", n, err)
+		}
+		if v != s {
+			t.Fatalf("echo of %d bytes came back as %d bytes", n, len(fmt.Sprint(v)))
+		}
+		if v, err := b.Root().CallRemote(ctx, "echo", "small"); err != nil || v != "small" {
+			t.Fatalf("echo after %d bytes = %v, %v", n, v, err)
+		}
 	}
 }
