@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -123,12 +124,12 @@ type Throttle struct {
 	now         func() time.Time
 
 	mu      sync.Mutex
-	entries map[string]*list.Element // key -> element holding *throttleEntry
-	lru     *list.List               // front = least recently failed
+	entries map[throttleKey]*list.Element // key -> element holding *throttleEntry
+	lru     *list.List                    // front = least recently failed
 }
 
 type throttleEntry struct {
-	key         string
+	key         throttleKey
 	count       int       // failures in the current window
 	windowStart time.Time // time of the window's first failure
 	lockedUntil time.Time // zero if never locked
@@ -169,7 +170,7 @@ func NewThrottle(cfg *ThrottleConfig) *Throttle {
 		maxLockout:  c.MaxLockout,
 		maxKeys:     c.MaxKeys,
 		now:         c.Now,
-		entries:     make(map[string]*list.Element),
+		entries:     make(map[throttleKey]*list.Element),
 		lru:         list.New(),
 	}
 }
@@ -180,8 +181,12 @@ func (t *Throttle) Allow(user, addr string) error {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if len(t.entries) == 0 {
+		return nil
+	}
 	var wait time.Duration
-	for _, k := range t.keys(user, addr) {
+	ks, n := t.keys(user, addr)
+	for _, k := range ks[:n] {
 		el, ok := t.entries[k]
 		if !ok {
 			continue
@@ -203,7 +208,8 @@ func (t *Throttle) Failure(user, addr string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.prune(now)
-	for _, k := range t.keys(user, addr) {
+	ks, n := t.keys(user, addr)
+	for _, k := range ks[:n] {
 		t.fail(k, now)
 	}
 }
@@ -223,24 +229,36 @@ func (t *Throttle) Success(user, addr string) {
 	}
 }
 
-func userKey(user string) string { return "u\x00" + user }
+// A throttleKey is a user name or an address.
+type throttleKey struct {
+	addr bool
+	name string
+}
 
-func (t *Throttle) keys(user, addr string) []string {
-	ks := make([]string, 0, 2)
+func userKey(user string) throttleKey { return throttleKey{name: user} }
+
+// keys returns the keys of a login attempt: its user name and its host.
+func (t *Throttle) keys(user, addr string) (ks [2]throttleKey, n int) {
 	if user != "" {
-		ks = append(ks, userKey(user))
+		ks[n] = userKey(user)
+		n++
 	}
 	if addr != "" {
-		if host, _, err := net.SplitHostPort(addr); err == nil {
-			addr = host
+		// Take the port off "host:port" and "[v6]:port"; a bare IPv6
+		// address has several colons and no brackets.
+		if strings.HasPrefix(addr, "[") || strings.Count(addr, ":") == 1 {
+			if host, _, err := net.SplitHostPort(addr); err == nil {
+				addr = host
+			}
 		}
-		ks = append(ks, "a\x00"+addr)
+		ks[n] = throttleKey{addr: true, name: addr}
+		n++
 	}
-	return ks
+	return ks, n
 }
 
 // fail records one failure for key k. t.mu is held.
-func (t *Throttle) fail(k string, now time.Time) {
+func (t *Throttle) fail(k throttleKey, now time.Time) {
 	var e *throttleEntry
 	if el, ok := t.entries[k]; ok {
 		e = el.Value.(*throttleEntry)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"log/slog"
 	"net"
 	"sync"
 
@@ -124,7 +125,9 @@ func (r *loginRoot) finish(ctx context.Context, creds cred.Credentials, username
 		return nil, cred.ErrUnauthorizedLogin
 	}
 	b.cfg.Throttle.Success(username, addr)
-	b.cfg.log.Info("pb: login", "peer", addr, "avatar", id, "kind", string(creds.Kind()))
+	if b.cfg.log.Enabled(ctx, slog.LevelInfo) { // the arguments cost allocations
+		b.cfg.log.Info("pb: login", "peer", addr, "avatar", id, "kind", string(creds.Kind()))
+	}
 	a := &avatarRef{avatar: avatar, logout: logout, mind: mindRef}
 	b.mu.Lock()
 	closed := b.closed
