@@ -47,6 +47,8 @@ type Broker struct {
 	read      func(consume func([]byte) bool) error
 	deferred  task        // a call the reader will run itself (readFrom)
 	consuming atomic.Bool // the reader decodes inside RawConn.Read (rawReader)
+
+	needsPassword atomic.Bool // the server refused a challenge login for want of the password (Login)
 	// running a call on the reader (inline.go); rstate and inlineArmed
 	// are handed over with the reading
 	rstate      atomic.Uint64

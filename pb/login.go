@@ -191,7 +191,8 @@ func (a *avatarRef) runLogout() {
 // which never sends the password. When a Spread server answers that the
 // account needs the password itself (its checker holds only hashes),
 // the client retries with Spread's password login, but only over TLS or
-// loopback. With cred.Anonymous it logs in anonymously.
+// loopback; later logins on the same connection then use the password
+// login at once. With cred.Anonymous it logs in anonymously.
 func (b *Broker) Login(ctx context.Context, creds cred.Credentials, mind any) (*RemoteReference, error) {
 	root := b.Root()
 	var res any
@@ -200,12 +201,19 @@ func (b *Broker) Login(ctx context.Context, creds cred.Credentials, mind any) (*
 	case cred.Anonymous, *cred.Anonymous:
 		res, err = root.CallRemote(ctx, "loginAnonymous", mind)
 	case *cred.UsernamePassword:
+		if b.needsPassword.Load() {
+			// The server said so on this connection: skip the challenge
+			// (two round trips) that it refuses anyway.
+			res, err = root.CallRemote(ctx, MethodLoginPassword, []byte(c.Username), c.Password, mind)
+			break
+		}
 		res, err = b.challengeLogin(ctx, c, mind)
 		var re *RemoteError
 		if errors.As(err, &re) && re.Type == pyUnauthorizedLogin && re.Value == NeedPasswordLogin {
 			if !b.Secure() {
 				return nil, errors.New("pb: the server needs the password itself, and this connection is neither TLS nor loopback: not sending it")
 			}
+			b.needsPassword.Store(true)
 			res, err = root.CallRemote(ctx, MethodLoginPassword, []byte(c.Username), c.Password, mind)
 		}
 	default:

@@ -96,6 +96,19 @@ func TestPasswordLoginChosenForHashedStore(t *testing.T) {
 	if !errors.As(err, &re) || re.Type != "twisted.cred.error.UnauthorizedLogin" {
 		t.Fatalf("wrong password: %v", err)
 	}
+	// Told once, the client goes straight to the password login on this
+	// connection: one refused challenge in the log for three logins.
+	a2, err := b.Login(ctx, &cred.UsernamePassword{Username: "dj", Password: []byte("salted")}, nil)
+	if err != nil {
+		t.Fatalf("second password login: %v", err)
+	}
+	a2.Release()
+	if id := <-ll.ch; id != "dj" {
+		t.Fatalf("logout of %q", id)
+	}
+	if n := strings.Count(logs.String(), "holds only password hashes"); n != 1 {
+		t.Fatalf("%d refused challenge logins for three logins, want 1:\n%s", n, logs.String())
+	}
 	if strings.Contains(logs.String(), "salted") || strings.Contains(logs.String(), "wrong") {
 		t.Fatalf("a password reached the log:\n%s", logs.String())
 	}
