@@ -232,11 +232,7 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 	b.mu.Lock()
 	if b.inflight >= b.cfg.MaxCallsInFlight {
 		b.mu.Unlock()
-		b.discard(l[5], l[6])
-		b.cfg.log.Warn("pb: refusing call: too many in flight", "peer", b.conn.RemoteAddr().String(), "max", b.cfg.MaxCallsInFlight)
-		if answer {
-			b.sendFailure(req, &Error{Type: pyPBError, Message: fmt.Sprintf("too many calls in flight (max %d)", b.cfg.MaxCallsInFlight)})
-		}
+		b.refuseBusy(l, req, answer)
 		return nil
 	}
 	b.inflight++
@@ -253,16 +249,7 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 	c.opts = jelly.Options{Registry: b.registry(), Refs: &c.refs}
 	args, kwargs, err := decodeArgsWith(&c.opts, l[5], l[6])
 	if err != nil {
-		c.refs.releaseImports()
-		b.callDone()
-		var pe *ProtocolError
-		if errors.As(err, &pe) {
-			return pe // e.g. more than MaxImports references
-		}
-		if answer {
-			b.sendFailure(req, err)
-		}
-		return nil
+		return b.badArgs(c, req, err)
 	}
 	c.call.Args, c.call.Kwargs = args, kwargs
 	if t, ok := b.queueJob(target, c); ok {
@@ -275,6 +262,37 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 		}
 	}
 	return nil
+}
+
+// badArgs fails a call whose arguments cannot be decoded; a protocol
+// error (e.g. more than MaxImports references) ends the connection.
+// Kept out of line, like refuseBusy.
+//
+//go:noinline
+func (b *Broker) badArgs(c *inCall, req int64, err error) error {
+	c.refs.releaseImports()
+	b.callDone()
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	if c.answer {
+		b.sendFailure(req, err)
+	}
+	return nil
+}
+
+// refuseBusy refuses a call over MaxCallsInFlight. It is a function of
+// its own, kept out of line, so that its frame is not part of every
+// call's decoding on the reader's stack (see rawReader).
+//
+//go:noinline
+func (b *Broker) refuseBusy(l []any, req int64, answer bool) {
+	b.discard(l[5], l[6])
+	b.cfg.log.Warn("pb: refusing call: too many in flight", "peer", b.conn.RemoteAddr().String(), "max", b.cfg.MaxCallsInFlight)
+	if answer {
+		b.sendFailure(req, &Error{Type: pyPBError, Message: fmt.Sprintf("too many calls in flight (max %d)", b.cfg.MaxCallsInFlight)})
+	}
 }
 
 // run runs the handler and sends its answer.

@@ -50,6 +50,11 @@ func (e *ProtocolError) Error() string {
 // Unwrap returns the underlying error.
 func (e *ProtocolError) Unwrap() error { return e.Err }
 
+// protoErr builds a ProtocolError. It is kept out of line: inlined, it
+// puts its formatting state in the frames of the decoding functions on
+// the reader's stack (see rawReader).
+//
+//go:noinline
 func protoErr(err error, format string, args ...any) *ProtocolError {
 	return &ProtocolError{Msg: fmt.Sprintf(format, args...), Err: err}
 }

@@ -91,12 +91,7 @@ func (b *Broker) readFrom(armed, active bool) {
 				}
 			}
 			if ferr != nil {
-				var pe *ProtocolError
-				if !errors.As(ferr, &pe) {
-					ferr = protoErr(ferr, "bad input")
-				}
-				b.cfg.log.Warn("pb: closing connection", "peer", b.conn.RemoteAddr().String(), "err", ferr)
-				b.shutdown(ferr)
+				b.badInput(ferr)
 				return
 			}
 		}
@@ -117,6 +112,19 @@ func (b *Broker) readFrom(armed, active bool) {
 		b.readFailed(err)
 		return
 	}
+}
+
+// badInput ends the connection after input that could not be decoded.
+// It is kept out of line, like expression's error paths.
+//
+//go:noinline
+func (b *Broker) badInput(err error) {
+	var pe *ProtocolError
+	if !errors.As(err, &pe) {
+		err = protoErr(err, "bad input")
+	}
+	b.cfg.log.Warn("pb: closing connection", "peer", b.conn.RemoteAddr().String(), "err", err)
+	b.shutdown(err)
 }
 
 // readFailed ends the connection after a read error.
@@ -265,45 +273,70 @@ func (b *Broker) expression(v any) error {
 	switch verb {
 	case verbVersion:
 		if len(l) != 2 {
-			return protoErr(nil, "version: %d fields", len(l))
+			return fieldsErr(verb, len(l), 2)
 		}
 		if n, ok := l[1].(int64); !ok || n != protocolVersion {
-			return protoErr(nil, "version mismatch: peer speaks %v, we speak %d", l[1], protocolVersion)
+			return versionErr(l[1])
 		}
 		return nil
 	case verbMessage, verbCacheMessage:
 		if len(l) != 7 {
-			return protoErr(nil, "%s: %d fields, want 7", verb, len(l))
+			return fieldsErr(verb, len(l), 7)
 		}
 		return b.incomingCall(l, verb == verbCacheMessage)
 	case verbAnswer, verbError:
 		if len(l) != 3 {
-			return protoErr(nil, "%s: %d fields, want 3", verb, len(l))
+			return fieldsErr(verb, len(l), 3)
 		}
 		return b.reply(l, verb == verbError)
 	case verbDecref:
 		if len(l) != 2 {
-			return protoErr(nil, "decref: %d fields", len(l))
+			return fieldsErr(verb, len(l), 2)
 		}
 		b.decref(l[1])
 		return nil
 	case verbDecache:
 		if len(l) != 2 {
-			return protoErr(nil, "decache: %d fields", len(l))
+			return fieldsErr(verb, len(l), 2)
 		}
 		b.decache(l[1])
 		return nil
 	case verbUncache:
 		if len(l) != 2 {
-			return protoErr(nil, "uncache: %d fields", len(l))
+			return fieldsErr(verb, len(l), 2)
 		}
 		b.uncache(l[1])
 		return nil
 	case verbDidNotUnderstand:
-		b.cfg.log.Warn("pb: peer did not understand", "peer", b.conn.RemoteAddr().String(), "what", fmt.Sprint(l[1:]))
+		b.notUnderstood(l)
 		return nil
 	}
+	return unknownVerbErr(verb)
+}
+
+// The error paths of expression are functions of their own, kept out of
+// line: their arguments would otherwise take room in expression's frame,
+// which is on the reader's stack under every decoded message (see
+// rawReader).
+
+//go:noinline
+func fieldsErr(verb string, n, want int) error {
+	return protoErr(nil, "%s: %d fields, want %d", verb, n, want)
+}
+
+//go:noinline
+func versionErr(v any) error {
+	return protoErr(nil, "version mismatch: peer speaks %v, we speak %d", v, protocolVersion)
+}
+
+//go:noinline
+func unknownVerbErr(verb string) error {
 	return protoErr(nil, "unknown verb %q", sanitize(verb))
+}
+
+//go:noinline
+func (b *Broker) notUnderstood(l []any) {
+	b.cfg.log.Warn("pb: peer did not understand", "peer", b.conn.RemoteAddr().String(), "what", fmt.Sprint(l[1:]))
 }
 
 // negotiate handles the dialect exchange: the server reads the client's
