@@ -50,6 +50,12 @@
 // while the value that carries it is decoded, so they must not block.
 // User code never runs under a broker lock.
 //
+// On a plain TCP connection the reader reads the socket itself and
+// decodes inside RawConn.Read: after a read that emptied the socket it
+// waits for the poller rather than for a read that fails with EAGAIN,
+// one system call per burst of input instead of two. It takes a read
+// buffer from a shared pool only once data is there.
+//
 // A plain TCP connection silent for a quarter of a second is parked: on
 // Linux its reader ends and one process-wide goroutine, in epoll_wait,
 // starts a new one when the socket is readable again (elsewhere the
