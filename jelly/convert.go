@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"unicode/utf8"
 )
 
 var (
@@ -127,6 +128,11 @@ func convert(v any, t reflect.Type, depth int) (reflect.Value, error) {
 		return out, nil
 	case reflect.String:
 		if s, ok := String(v); ok {
+			if !utf8.ValidString(s) {
+				// A Go string must go back out as a Python str; raw
+				// bytes belong in a []byte.
+				return fail("not valid UTF-8 (a []byte takes raw bytes)")
+			}
 			return reflect.ValueOf(s).Convert(t), nil
 		}
 	case reflect.Slice:

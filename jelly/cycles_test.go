@@ -234,6 +234,18 @@ func TestConvert(t *testing.T) {
 	if err := Assign(&ss, []any{"a", []byte("b")}); err != nil || !reflect.DeepEqual(ss, []string{"a", "b"}) {
 		t.Error("[]string", err)
 	}
+	// Bytes fill a string only as UTF-8 text: a Go string must be able to
+	// go back out as a Python str (found by FuzzUnmarshal).
+	var str string
+	if err := Assign(&str, []byte("caf\xc3\xa9")); err != nil || str != "café" {
+		t.Error("UTF-8 bytes to string", str, err)
+	}
+	if err := Assign(&str, []byte{'a', 0x80}); !errors.As(err, &te) {
+		t.Errorf("invalid UTF-8 bytes to string: %q, %v", str, err)
+	}
+	if err := Assign(&ss, []any{[]byte{0xff}}); !errors.As(err, &te) {
+		t.Error("invalid UTF-8 bytes in a []string accepted")
+	}
 	var m map[string]int
 	if err := Assign(&m, NewDict(Item{"a", int64(1)}, Item{[]byte("b"), int64(2)})); err != nil || m["a"] != 1 || m["b"] != 2 {
 		t.Error("map", err)

@@ -42,7 +42,8 @@
 // bool, integer, float or []byte (sent as that basic value). Other Go types
 // are refused with *EncodeError. [Convert] and [Assign] turn decoded values
 // into typed Go values (ints of any size with overflow checks, string and
-// []byte interchangeably, slices, arrays, maps, pointers).
+// []byte interchangeably, except that bytes fill a string only when they
+// are valid UTF-8; slices, arrays, maps, pointers).
 //
 // A value that goes Python -> Go -> Python comes back with the same Python
 // type: a tuple stays a Tuple, bytes stay []byte and str stays string, a set
