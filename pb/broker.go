@@ -47,8 +47,6 @@ type Broker struct {
 	read      func(consume func([]byte) bool) error
 	deferred  task        // a call the reader will run itself (readFrom)
 	consuming atomic.Bool // the reader decodes inside RawConn.Read (rawReader)
-
-	needsPassword atomic.Bool // the server refused a challenge login for want of the password (Login)
 	// running a call on the reader (inline.go); rstate and inlineArmed
 	// are handed over with the reading
 	rstate      atomic.Uint64
@@ -85,6 +83,8 @@ type Broker struct {
 
 	abandoned atomic.Int64   // answers dropped because the caller gave up
 	cleanups  sync.WaitGroup // logouts and StoppedObserving started by decref/decache
+
+	needsPassword atomic.Bool // the server refused a challenge login for want of the password (Login)
 }
 
 func newBroker(conn net.Conn, cfg *settings, isServer bool, srv *Server) *Broker {
