@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/gospread/spread/cred"
-	"github.com/gospread/spread/cred/checkers"
 	"github.com/gospread/spread/internal/echo"
 	"github.com/gospread/spread/pb"
 )
@@ -137,10 +136,7 @@ func benchInProcess(b *testing.B, inflight int) {
 // in-memory checker) and releases the avatar, one login at a time, over
 // loopback TCP with the server in this process.
 func BenchmarkLogin(b *testing.B) {
-	realm := cred.RealmFunc(func(_ context.Context, id string, _ any) (any, func(), error) {
-		return &avatar{name: id}, nil, nil
-	})
-	portal := cred.NewPortal(realm, checkers.NewInMemory(map[string]string{"user": "pw"}))
+	portal := userPortal()
 	_, addr := serve(b, &pb.Config{Portal: portal, Logger: testLogger()})
 	ctx := context.Background()
 	br, err := pb.Dial(ctx, addr, nil)

@@ -71,6 +71,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// userPortal is a portal with one in-memory user, user/pw, whose avatar
+// has no logout.
+func userPortal() *cred.Portal {
+	realm := cred.RealmFunc(func(_ context.Context, id string, _ any) (any, func(), error) {
+		return &avatar{name: id}, nil, nil
+	})
+	return cred.NewPortal(realm, checkers.NewInMemory(map[string]string{"user": "pw"}))
+}
+
 func TestPasswordLoginChosenForHashedStore(t *testing.T) {
 	ll := &logoutLog{ch: make(chan string, 10)}
 	portal := cred.NewPortal(ll.realm())

@@ -1,6 +1,7 @@
 package pb
 
 import (
+	"maps"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -125,14 +126,9 @@ func (b *Broker) runTimed(key any, s *serialQueue, j job) job {
 func updateSlowCalls(change func(map[slowKey]*slowCall)) {
 	slowCallsMu.Lock()
 	defer slowCallsMu.Unlock()
-	var m map[slowKey]*slowCall
+	m := make(map[slowKey]*slowCall)
 	if old := slowCalls.Load(); old != nil {
-		m = make(map[slowKey]*slowCall, len(*old)+1)
-		for k, v := range *old {
-			m[k] = v
-		}
-	} else {
-		m = make(map[slowKey]*slowCall)
+		m = maps.Clone(*old)
 	}
 	change(m)
 	slowCalls.Store(&m)

@@ -6,14 +6,12 @@
 package pb_test
 
 import (
-	"context"
 	"runtime"
 	"runtime/debug"
 	"testing"
 	"time"
 
 	"github.com/gospread/spread/cred"
-	"github.com/gospread/spread/cred/checkers"
 	"github.com/gospread/spread/pb"
 )
 
@@ -27,10 +25,7 @@ import (
 func TestReaderStacksStaySmall(t *testing.T) {
 	defer pb.SetIdlePark(time.Minute)()
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a GC would shrink grown stacks
-	realm := cred.RealmFunc(func(_ context.Context, id string, _ any) (any, func(), error) {
-		return &avatar{name: id}, nil, nil
-	})
-	portal := cred.NewPortal(realm, checkers.NewInMemory(map[string]string{"user": "pw"}))
+	portal := userPortal()
 	_, addr := serve(t, &pb.Config{Portal: portal, Logger: testLogger()})
 	ctx := ctxT(t)
 	creds := &cred.UsernamePassword{Username: "user", Password: []byte("pw")}
