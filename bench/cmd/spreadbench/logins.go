@@ -50,8 +50,11 @@ func loginWorkers(ctx context.Context, addr string, n int, user func(i int) (str
 func runLogins(ctx context.Context, o *options) []*Measurement {
 	var out []*Measurement
 	memUser := func(i int) (string, string) { return fmt.Sprintf("user%d", i), "pw" }
+	memLogins := func(ctx context.Context, addr string, n int) ([]func() error, func(), error) {
+		return loginWorkers(ctx, addr, n, memUser)
+	}
 
-	loginRow := func(name, desc string, o *options, start func() (*server, error), user func(int) (string, string)) *Measurement {
+	loginRow := func(name, desc string, o *options, start func() (*server, error), dial dialer) *Measurement {
 		if !o.want(name) {
 			return nil
 		}
@@ -64,7 +67,7 @@ func runLogins(ctx context.Context, o *options) []*Measurement {
 			return m
 		}
 		defer srv.stop()
-		ws, closeAll, err := loginWorkers(ctx, srv.addr, o.loginConns, user)
+		ws, closeAll, err := dial(ctx, srv.addr, o.loginConns)
 		if err != nil {
 			m.Error = err.Error()
 			return m
@@ -83,19 +86,108 @@ func runLogins(ctx context.Context, o *options) []*Measurement {
 		return m
 	}
 
-	loginRow("spread in-memory", "Go client, challenge login + release, Spread server, checkers.InMemory", o,
-		func() (*server, error) {
-			return startServer(ctx, "spread login server", o.benchDir,
-				append([]string{o.self, "serve", "-kind", "login", "-users", "1000"}, o.profileArgs("logins-spread")...)...)
-		}, memUser)
+	out = append(out, runInMemory(ctx, o, memLogins)...)
 	loginRow("twisted in-memory", "Go client, challenge login + release, Twisted server, InMemoryUsernamePasswordDatabaseDontUse", o,
 		func() (*server, error) {
 			return startServer(ctx, "twisted login_server.py", o.benchDir,
 				o.python, "-u", filepath.Join(o.benchDir, "py", "login_server.py"), "--users", "1000")
-		}, memUser)
+		}, memLogins)
 
 	out = append(out, runDjango(ctx, o)...)
 	return out
+}
+
+// runInMemory measures Spread's in-memory login and its floor, the same
+// bytes on plain TCP (floor.go), with their runs interleaved so that a
+// change of machine load hits both alike. Each run of the login also
+// gets the CPU it spent above the floor run next to it: PB's own share
+// of a login, which the VM's phases move much less than the total.
+func runInMemory(ctx context.Context, o *options, memLogins dialer) []*Measurement {
+	names := []string{"spread in-memory", "floor: bare Go TCP"}
+	if !o.want(names[0]) && !o.want(names[1]) {
+		return nil
+	}
+	params := func(desc string) map[string]any {
+		return map[string]any{"desc": desc, "conns": o.loginConns, "duration_s": o.duration.Seconds()}
+	}
+	ms := []*Measurement{
+		{Section: "logins", Name: names[0], Params: params("Go client, challenge login + release, Spread server, checkers.InMemory")},
+		{Section: "logins", Name: names[1], Params: params("the in-memory login's bytes (37->34, 55->12 per login) on plain TCP to a Go server that reads like Spread's reader and answers at once: the kernel's and the Go runtime's share of a login")},
+	}
+	fail := func(err error) []*Measurement {
+		for _, m := range ms {
+			m.Error = err.Error()
+		}
+		return ms
+	}
+	logf("logins: spread in-memory and its floor, interleaved")
+	var targets []target
+	for _, t := range []struct {
+		name, kind, profile string
+		dial                dialer
+	}{
+		{"spread login server", "login", "logins-spread", memLogins},
+		{"floor server", "floor", "logins-floor", floorWorkers},
+	} {
+		srv, err := startServer(ctx, t.name, o.benchDir,
+			append([]string{o.self, "serve", "-kind", t.kind, "-users", "1000"}, o.profileArgs(t.profile)...)...)
+		if err != nil {
+			return fail(err)
+		}
+		defer srv.stop()
+		ws, closeAll, err := t.dial(ctx, srv.addr, o.loginConns)
+		if err != nil {
+			return fail(err)
+		}
+		defer closeAll()
+		targets = append(targets, target{srv.Pid(), ws})
+	}
+	if err := interleaved(ctx, o, o.duration, ms, targets); err != nil {
+		return fail(err)
+	}
+	login, floor := ms[0], ms[1]
+	for r := range login.Runs {
+		if r < len(floor.Runs) {
+			login.Runs[r]["above_floor_us"] = login.Runs[r]["server_cpu_us_per_login"] - floor.Runs[r]["server_cpu_us_per_login"]
+		}
+	}
+	for _, m := range ms {
+		m.summarize()
+		logf("logins: %-22s %8.1f logins/s  server CPU %7.1f µs/login  p50 %.0f µs",
+			m.Name, m.med("logins_per_s"), m.med("server_cpu_us_per_login"), m.med("p50_us"))
+	}
+	return ms
+}
+
+// dialer opens n connections to addr and returns a worker for each (one
+// operation per call) and a function that closes them.
+type dialer func(ctx context.Context, addr string, n int) ([]func() error, func(), error)
+
+// target is a server process and the workers that load it.
+type target struct {
+	pid     int
+	workers []func() error
+}
+
+// interleaved measures targets[i] into ms[i]: one warm-up pass of each,
+// then o.runs rounds in which each target runs for d in turn.
+func interleaved(ctx context.Context, o *options, d time.Duration, ms []*Measurement, targets []target) error {
+	for _, t := range targets {
+		if _, err := timedRun(ctx, o.warmup, t.pid, t.workers); err != nil {
+			return err
+		}
+	}
+	for r := 0; r < o.runs && ctx.Err() == nil; r++ {
+		for i, t := range targets {
+			rs, err := timedRun(ctx, d, t.pid, t.workers)
+			if err != nil {
+				ms[i].Error = err.Error()
+				continue
+			}
+			ms[i].Runs = append(ms[i].Runs, rs.metrics("login"))
+		}
+	}
+	return nil
 }
 
 // runDjango measures logins against a Django pbkdf2_sha256 (260,000
@@ -150,10 +242,6 @@ func runDjango(ctx context.Context, o *options) []*Measurement {
 			return nil
 		})
 	}
-	type target struct {
-		pid     int
-		workers []func() error
-	}
 	targets := []target{{os.Getpid(), hashWorkers}}
 	djUser := func(int) (string, string) { return "bench", "benchpass" }
 	for i, ro := range []bool{false, true} {
@@ -174,21 +262,8 @@ func runDjango(ctx context.Context, o *options) []*Measurement {
 		defer closeAll()
 		targets = append(targets, target{srv.Pid(), ws})
 	}
-	// Warm-up: one pass of each.
-	for _, t := range targets {
-		if _, err := timedRun(ctx, o.warmup, t.pid, t.workers); err != nil {
-			return fail(err)
-		}
-	}
-	for r := 0; r < o.runs && ctx.Err() == nil; r++ {
-		for i, t := range targets {
-			rs, err := timedRun(ctx, d, t.pid, t.workers)
-			if err != nil {
-				ms[i].Error = err.Error()
-				continue
-			}
-			ms[i].Runs = append(ms[i].Runs, rs.metrics("login"))
-		}
+	if err := interleaved(ctx, o, d, ms, targets); err != nil {
+		return fail(err)
 	}
 	// Ratios run by run: each login run against the bare run just before it.
 	for _, m := range ms[1:] {
@@ -209,14 +284,16 @@ func runDjango(ctx context.Context, o *options) []*Measurement {
 
 // timedRun runs workers (each in a loop on its own goroutine) for d and
 // returns the operations completed, their latencies and the CPU that
-// process pid used meanwhile.
+// process pid used meanwhile (and, when pid is another process, the
+// harness's own CPU as the client's).
 func timedRun(ctx context.Context, d time.Duration, pid int, workers []func() error) (runStats, error) {
 	var stop atomic.Bool
 	var mu sync.Mutex
 	var lat []int64
 	var firstErr error
 	var wg sync.WaitGroup
-	s0 := sampleOf(pid, 0)
+	self := os.Getpid()
+	s0 := sampleOf(pid, self)
 	t0 := time.Now()
 	for _, w := range workers {
 		wg.Add(1)
@@ -248,15 +325,16 @@ func timedRun(ctx context.Context, d time.Duration, pid int, workers []func() er
 	}
 	stop.Store(true)
 	el := time.Since(t0)
-	s1 := sampleOf(pid, 0)
+	s1 := sampleOf(pid, self)
 	wg.Wait() // the operations in progress finish uncounted
 	if firstErr != nil {
 		return runStats{}, firstErr
 	}
 	slices.Sort(lat)
 	rs := runStats{calls: int64(len(lat)), elapsed: el, lat: lat, serverCPU: s1.cpu - s0.cpu}
-	if pid != os.Getpid() {
+	if pid != self {
 		rs.sysR, rs.sysW = s1.sysR-s0.sysR, s1.sysW-s0.sysW
+		rs.clientCPU = s1.client - s0.client
 	}
 	return rs, nil
 }

@@ -66,6 +66,8 @@ func computeRatios(r *Report) []Ratio {
 		add("Twisted client: Spread vs Twisted server, calls/s, "+sh.name, v, "x", ">=", 1, note)
 	}
 	add("Spread server CPU per in-memory login", r.med("logins", "spread in-memory", "server_cpu_us_per_login"), "µs", "<=", 40, "")
+	add("Spread server CPU per in-memory login above the bare-TCP floor", r.med("logins", "spread in-memory", "above_floor_us"), "µs", "", 0, "floor: the same bytes on plain TCP, runs interleaved; median of run-by-run differences")
+	add("Bare-TCP floor of an in-memory login: server CPU", r.med("logins", "floor: bare Go TCP", "server_cpu_us_per_login"), "µs", "", 0, "the kernel's and the Go runtime's share")
 	add("Django pbkdf2 logins/s vs bare hash rate", r.med("logins", "spread django pbkdf2", "rate_vs_bare"), "x", ">=", 0.95, "last_login written; median of run-by-run ratios")
 	add("Django pbkdf2 logins/s vs bare hash rate, read-only store", r.med("logins", "spread django pbkdf2 ro", "rate_vs_bare"), "x", "", 0, "Store.ReadOnly")
 	add("Django pbkdf2: server CPU per login vs CPU per bare hash", r.med("logins", "spread django pbkdf2", "cpu_vs_bare"), "x", "", 0, "less sensitive to machine load than the rates")
