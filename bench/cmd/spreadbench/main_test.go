@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// TestQuickJSON builds spreadbench, runs a short quick-mode subset
-// (Go -> Spread and net/rpc calls, the codec with Twisted's) and checks
-// that the JSON holds sane figures.
-func TestQuickJSON(t *testing.T) {
+// quickRun builds spreadbench, runs it in quick mode with args and
+// returns the JSON it writes.
+func quickRun(t *testing.T, args ...string) Report {
+	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "spreadbench")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -21,8 +21,8 @@ func TestQuickJSON(t *testing.T) {
 		t.Fatalf("go build: %v", err)
 	}
 	out := filepath.Join(dir, "out.json")
-	cmd := exec.Command(bin, "--quick", "--duration", "150ms", "--warmup", "50ms",
-		"--only", "calls,codec", "--systems", "go-spread,netrpc", "--json", out, "--timeout", "2m")
+	args = append([]string{"--quick", "--duration", "150ms", "--warmup", "50ms", "--json", out, "--timeout", "2m"}, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = "../.." // bench/
 	cmd.Stderr = os.Stderr
 	done := make(chan error, 1)
@@ -47,6 +47,14 @@ func TestQuickJSON(t *testing.T) {
 	if err := json.Unmarshal(data, &rep); err != nil {
 		t.Fatalf("bad JSON: %v", err)
 	}
+	return rep
+}
+
+// TestQuickJSON runs a short quick-mode subset (Go -> Spread and net/rpc
+// calls, the codec with Twisted's) and checks that the JSON holds sane
+// figures.
+func TestQuickJSON(t *testing.T) {
+	rep := quickRun(t, "--only", "calls,codec", "--systems", "go-spread,netrpc")
 	if rep.Meta["num_cpu"] == nil || rep.Meta["date"] == nil {
 		t.Errorf("meta is missing fields: %v", rep.Meta)
 	}
@@ -88,5 +96,37 @@ func TestQuickJSON(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("ratio vs net/rpc missing: %+v", rep.Ratios)
+	}
+}
+
+// TestQuickLoginFloor runs Spread's in-memory login and its floor and
+// checks the pair: both measured, the difference
+// recorded run by run, and the floor server reading once per message
+// (no EAGAIN reads), as Spread's reader does.
+func TestQuickLoginFloor(t *testing.T) {
+	rep := quickRun(t, "--only", "logins", "--match", "^(spread in-memory|floor: bare Go TCP)$")
+	rows := map[string]*Measurement{}
+	for _, m := range rep.Measurements {
+		if m.Error != "" {
+			t.Fatalf("%s: %s", m.Name, m.Error)
+		}
+		rows[m.Name] = m
+	}
+	login, floor := rows["spread in-memory"], rows["floor: bare Go TCP"]
+	if login == nil || floor == nil || len(rows) != 2 {
+		t.Fatalf("rows: %v", rows)
+	}
+	for _, m := range []*Measurement{login, floor} {
+		if len(m.Runs) < 3 || !(m.Median["logins_per_s"] > 0) || !(m.Median["server_cpu_us_per_login"] > 0) {
+			t.Errorf("%s: %d runs, median %v", m.Name, len(m.Runs), m.Median)
+		}
+	}
+	for i, r := range login.Runs {
+		if _, ok := r["above_floor_us"]; !ok {
+			t.Errorf("login run %d has no above_floor_us: %v", i, r)
+		}
+	}
+	if r, w := floor.Median["server_reads_per_login"], floor.Median["server_writes_per_login"]; r < 1.9 || r > 2.2 || w < 1.9 || w > 2.2 {
+		t.Errorf("floor server: %.2f reads + %.2f writes per login, want 2 + 2", r, w)
 	}
 }
