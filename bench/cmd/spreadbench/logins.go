@@ -101,7 +101,7 @@ func runLogins(ctx context.Context, o *options) []*Measurement {
 // bytes on plain TCP (floor.go), with their runs interleaved so that a
 // change of machine load hits both alike. Each run of the login also
 // gets the CPU it spent above the floor run next to it: PB's own share
-// of a login, which the VM's phases move much less than the total.
+// of a login.
 func runInMemory(ctx context.Context, o *options, memLogins dialer) []*Measurement {
 	names := []string{"spread in-memory", "floor: bare Go TCP"}
 	if !o.want(names[0]) && !o.want(names[1]) {
