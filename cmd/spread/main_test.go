@@ -355,7 +355,6 @@ func TestChatServeStopsOnSIGTERM(t *testing.T) {
 
 func TestUsers(t *testing.T) {
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "db.sqlite3")
-	os.Unsetenv("SPREAD_PASSWORD")
 	t.Setenv("SPREAD_PASSWORD", "first pass")
 
 	spread(t, "", "users", "add", "--db", dsn, "dora").expect(t, "add", 0, "", "spread users add: dora done")

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -43,6 +44,12 @@ type endpoint struct {
 // pbEndpoint serves PB with srv on the options' address and TLS.
 func (o *serveOptions) pbEndpoint(srv *pb.Server, t *tls.Config) endpoint {
 	return endpoint{kind: "pb", addr: o.listen, tls: t, serve: srv.Serve, closed: pb.ErrServerClosed, shutdown: srv.Shutdown}
+}
+
+// httpEndpoint serves HTTP with srv on addr (with TLS when t is set),
+// beside a PB endpoint; Shutdown lets requests in flight finish.
+func httpEndpoint(srv *http.Server, addr string, t *tls.Config) endpoint {
+	return endpoint{kind: "http", addr: addr, tls: t, serve: srv.Serve, closed: http.ErrServerClosed, shutdown: srv.Shutdown}
 }
 
 // serve listens on every endpoint's address and serves until ctx ends
