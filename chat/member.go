@@ -70,8 +70,9 @@ func (se *Session) Join(group string, allowMattress bool) (*Group, error) {
 	return g, nil
 }
 
-// Send delivers "<name> says: message" to every member of g, this one
-// included.
+// Send delivers "<name> says: message" to every member of g, the sender
+// too when it is one. Like Twisted's chat, it does not check that the
+// sender is a member: whoever holds the group may speak in it.
 func (se *Session) Send(g *Group, message string) error {
 	if se == nil {
 		return ErrNoSender
