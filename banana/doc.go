@@ -4,6 +4,7 @@
 // Banana moves four kinds of values: lists, integers, floats and byte
 // strings. Everything richer (text, None, dicts, objects) is turned into
 // these by jelly, one layer up. This package is pure: no goroutines, no I/O.
+// The protocol is described in the repository's docs/protocol.md, section 1.
 //
 // # Wire format
 //

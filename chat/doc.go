@@ -1,15 +1,32 @@
 // Package chat is the chat service of Twisted's PB documentation, in Go.
 //
-// A [Server] is a cred.Realm: each login gets a [User] avatar. A user
-// calls joinGroup(groupname, allowMattress=True) and gets the [Group]
-// back as a Viewable, so the group knows who calls it. Group.send
-// delivers "<name> says: message" to every member's mind through its
-// remote print(message) method. The first user to join a group decides
-// its allowMattress; a group that forbids it refuses any message
-// containing "mattress" with a ValueError, "Don't say that word".
-// Members leave their groups when they log out or disconnect.
+// Members join named groups and send lines to them; a group delivers
+// "<name> says: message" to every member. The first member to join a
+// group decides its allowMattress; a group that forbids it refuses any
+// message containing "mattress" with [ErrForbiddenWord]. Members leave
+// their groups when their session ends.
 //
-// Sends from one user to one group are delivered in the order they were
-// made (PB starts calls to one object in arrival order), and every
-// member's mind receives the messages in the order the group sent them.
+// # The transport seam
+//
+// The group logic knows a participant only as a [Member]: something
+// that can be handed a line, told of an error, and told that it has
+// left. A transport attaches a member with [Server.Attach] and acts for
+// it through the returned [Session] (Join, Send, Leave). Failures are
+// the chat's own [Error] values; each transport shows them in its own
+// form.
+//
+// PB is one transport (pbmember.go). A [Server] is a cred.Realm: each
+// PB login gets a [User] avatar whose member prints to the client's
+// mind through its remote print(message) method. The user calls
+// joinGroup(groupname, allowMattress=True) and gets the group back as a
+// Viewable ([GroupView]), so the group knows who calls its send. Chat
+// errors reach Python clients as the exceptions Twisted's example
+// raises: builtins.ValueError for a missing group name and for
+// "Don't say that word", twisted.spread.pb.Error otherwise. Anonymous
+// logins are named guest-N.
+//
+// Sends from one PB user to one group are delivered in the order they
+// were made (PB starts calls to one object in arrival order), and every
+// member receives the messages of a group in the order the group sent
+// them.
 package chat

@@ -1,41 +1,37 @@
 package chat
 
 import (
-	"context"
 	"strings"
 	"sync"
-
-	"github.com/gospread/spread/pb"
 )
 
-// Group is a chat room. It travels as a Viewable: each member calls it
-// through its own view point, and ViewSend learns who is speaking.
+// Group is a chat room. Its members are sessions, whatever transport
+// carries them.
 type Group struct {
-	pb.Viewable
 	Name          string
 	AllowMattress bool
 	server        *Server
 
 	mu      sync.Mutex
-	members []*User
+	members []*Session
 }
 
-func (g *Group) add(u *User) {
+func (g *Group) add(se *Session) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, m := range g.members {
-		if m == u {
+		if m == se {
 			return
 		}
 	}
-	g.members = append(g.members, u)
+	g.members = append(g.members, se)
 }
 
-func (g *Group) remove(u *User) {
+func (g *Group) remove(se *Session) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for i, m := range g.members {
-		if m == u {
+		if m == se {
 			g.members = append(g.members[:i:i], g.members[i+1:]...)
 			return
 		}
@@ -48,25 +44,25 @@ func (g *Group) Members() []string {
 	defer g.mu.Unlock()
 	out := make([]string, len(g.members))
 	for i, m := range g.members {
-		out[i] = m.Name
+		out[i] = m.name
 	}
 	return out
 }
 
-// ViewSend delivers "<from> says: message" to every member.
-func (g *Group) ViewSend(ctx context.Context, from *User, message string) error {
-	if from == nil {
-		return pb.Errorf("twisted.spread.pb.Error", "only members can send")
-	}
+// send delivers "<from> says: message" to every member, outside the
+// group's lock.
+func (g *Group) send(from, message string) error {
 	if !g.AllowMattress && strings.Contains(message, "mattress") {
-		return pb.ValueError("Don't say that word")
+		return ErrForbiddenWord
 	}
-	line := "<" + from.Name + "> says: " + message
+	line := "<" + from + "> says: " + message
 	g.mu.Lock()
-	members := append([]*User(nil), g.members...)
+	members := append([]*Session(nil), g.members...)
 	g.mu.Unlock()
 	for _, m := range members {
-		m.deliver(line)
+		if err := m.member.Deliver(line); err != nil {
+			m.member.Error(err)
+		}
 	}
 	return nil
 }

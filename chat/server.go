@@ -1,22 +1,23 @@
 package chat
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 
 	"github.com/gospread/spread/cred"
-	"github.com/gospread/spread/pb"
 )
 
-// Server holds the groups and is the realm of the chat service.
+// Server holds the groups. It is also the realm of the chat's PB
+// service (see [Server.RequestAvatar]).
 type Server struct {
 	log    *slog.Logger
 	mu     sync.Mutex
 	groups map[string]*Group
 	guests atomic.Int64
+
+	pb pbEdge
 }
 
 // NewServer returns an empty chat server. A nil logger means
@@ -28,32 +29,25 @@ func NewServer(log *slog.Logger) *Server {
 	return &Server{log: log, groups: map[string]*Group{}}
 }
 
-var _ cred.Realm = (*Server)(nil)
-
-// RequestAvatar makes a User for a login. The mind, when the client
-// sent one, receives the group's messages. Anonymous logins get a
-// generated name, guest-N.
-func (s *Server) RequestAvatar(ctx context.Context, avatarID string, mind any) (any, func(), error) {
-	name := avatarID
+// MemberName is the chat name of a logged-in avatar id: the id itself,
+// or a generated guest-N for an anonymous login.
+func (s *Server) MemberName(avatarID string) string {
 	if avatarID == cred.AnonymousID {
-		name = fmt.Sprintf("guest-%d", s.guests.Add(1))
+		return fmt.Sprintf("guest-%d", s.guests.Add(1))
 	}
-	u := &User{Name: name, server: s}
-	u.mind, _ = mind.(*pb.RemoteReference)
-	s.log.Info("chat: user attached", "user", name)
-	return u, u.detach, nil
+	return avatarID
 }
 
-// joinGroup adds u to the named group, creating it if needed.
-func (s *Server) joinGroup(name string, u *User, allowMattress bool) *Group {
+// group returns the named group, creating it with allowMattress if
+// needed.
+func (s *Server) group(name string, allowMattress bool) *Group {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	g := s.groups[name]
 	if g == nil {
 		g = &Group{Name: name, AllowMattress: allowMattress, server: s}
 		s.groups[name] = g
 	}
-	s.mu.Unlock()
-	g.add(u)
 	return g
 }
 

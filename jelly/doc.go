@@ -1,6 +1,7 @@
 // Package jelly converts Go values to and from jelly, the object
 // serialization of Twisted's Perspective Broker, wire-compatible with
-// Twisted 22.4.
+// Twisted 22.4. The protocol is described in the repository's
+// docs/protocol.md, section 2.
 //
 // jelly works on s-expressions, not bytes: [Marshal] returns, and
 // [Unmarshal] takes, nested []any lists whose leaves are int64, *big.Int,

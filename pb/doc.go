@@ -1,5 +1,6 @@
 // Package pb is Twisted's Perspective Broker in Go: remote objects over
 // banana and jelly, wire-compatible with Twisted 22.4 in both roles.
+// The wire protocol is described in the repository's docs/protocol.md.
 //
 // # Connections
 //
@@ -22,9 +23,29 @@
 // connection and updated through an [Observer]; the receiving side
 // registers a [RemoteCache] constructor in Config.Caches and gets
 // Observe<Name> calls. A reference sent back to its owner arrives as the
-// original object. Method binding, keyword arguments and defaults are
-// described on the Remote methods section in method.go; an object may
-// also implement [Dispatcher] to handle calls itself.
+// original object.
+//
+// # Remote methods
+//
+// Remote methods are found by name, and only methods with a prefix can
+// be called: a peer's call "joinGroup" runs PerspectiveJoinGroup on an
+// avatar, RemoteJoinGroup on a Referenceable, ViewJoinGroup on a
+// Viewable and ObserveJoinGroup on a RemoteCache.
+//
+// A method may take, in order: a context.Context; for View methods the
+// calling perspective; then either positional parameters (the last may
+// be variadic) or one struct whose fields carry `pb:"name"` tags, which
+// also accepts keyword arguments and defaults:
+//
+//	type JoinArgs struct {
+//		Group         string `pb:"groupname"`
+//		AllowMattress bool   `pb:"allowMattress,default=true"`
+//	}
+//
+// It returns nothing, a value, an error, or a value and an error.
+// Arguments that do not fit the parameters fail the call with a
+// TypeError for the caller. An object may also implement [Dispatcher] to
+// handle calls itself.
 //
 // # The call model
 //

@@ -10,7 +10,7 @@ import (
 )
 
 // Failures travel as Twisted's CopyableFailure: a copyable whose state
-// is a dict with every key a Python client needs (pb-protocol.md 3.7).
+// is a dict with every key a Python client needs (docs/protocol.md, 3.7).
 
 var failureCount atomic.Int64
 

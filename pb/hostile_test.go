@@ -3,11 +3,12 @@ package pb_test
 // A scripted hostile peer against a Go echo server, while a
 // well-behaved client on another connection keeps calling echo.
 //
-// Where Spread deliberately differs from Twisted (pb-protocol.md 3.9):
-// Twisted drops the connection on a decref of an unknown id or of
-// b"root"; Spread logs the decref and ignores it, since a stray decref
-// cannot harm the server and dropping would only punish a confused
-// client. Everything else Twisted treats as fatal Spread closes too.
+// Where Spread deliberately differs from Twisted (docs/protocol.md,
+// sections 3.8 and 7): Twisted drops the connection on a decref of an
+// unknown id or of b"root"; Spread logs the decref and ignores it, since
+// a stray decref cannot harm the server and dropping would only punish a
+// confused client. Everything else Twisted treats as fatal Spread closes
+// too.
 
 import (
 	"bytes"

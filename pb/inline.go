@@ -24,8 +24,7 @@ import (
 // The watchdog is one timer for the whole process, which ticks every
 // watchTick while some reader has run calls since the last tick. A
 // timer per reader, armed and stopped around every run, cost more than
-// the call itself: a Go client at 1x1 measured 84-90 µs of server CPU
-// per call with it, 51-54 µs without.
+// the call itself (the figures are in BENCHMARKS.md, step 8).
 
 // watchTick is the watchdog's period: a call that runs on the reader for
 // between one and two ticks hands the reading on.

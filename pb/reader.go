@@ -45,8 +45,8 @@ func (b *Broker) readLoop() {
 // long as the goroutine lives: most of what an idle connection would
 // cost. It is short because a burst of new connections (10,000 logging
 // in within seconds) otherwise holds all those stacks at once, and the
-// process keeps that peak as retained heap: with 1 s, 7.4 KB of RSS per
-// idle logged-in connection after such a burst, with 250 ms 4.6-5.1 KB.
+// process keeps that peak as retained heap, which every idle connection
+// then pays for (BENCHMARKS.md, step 5, measured 1 s against 250 ms).
 var idlePark atomic.Int64 // a time.Duration; tests shorten it
 
 func init() { idlePark.Store(int64(250 * time.Millisecond)) }

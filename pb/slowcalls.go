@@ -10,7 +10,8 @@ import (
 // A method whose inline run outlasted the watchdog (or waited for the
 // peer) is not run inline again for a while: a long handler on the
 // reader gains nothing, and its late hand-over preempts it and moves it
-// between threads (measured: 6% more CPU for a 43 ms password hash).
+// between threads, which costs a password hash CPU (BENCHMARKS.md,
+// step 4).
 // Workers then time its calls; after quickRunsToForgive quick ones in a
 // row it may run inline again, so that a call caught once by a pause of
 // the whole process (a busy machine, a collection) does not move its
@@ -55,9 +56,9 @@ func slowCallOf(target any, name string) *slowCall {
 // on the reader: the login root and its challengers, which call the
 // Portal, whose checkers and realm may hash or query a database. Run on
 // the reader, they also grew every reader's stack during a burst of
-// logins, and the process kept that peak: 6.3 KB of RSS per idle
-// logged-in connection instead of 5.0-5.3 KB. On workers an in-memory
-// login costs about 7% more CPU (BENCHMARKS.md, step 12).
+// logins, and the process kept that peak as the idle memory of every
+// logged-in connection. On workers an in-memory login costs a little
+// more CPU; BENCHMARKS.md, step 12, has both figures.
 type offReader interface{ offReader() }
 
 // inlineOK reports whether a call of name on target may run inline.

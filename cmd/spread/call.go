@@ -5,31 +5,24 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"time"
 
 	"github.com/gospread/spread/pb"
 )
 
-func runCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("spread call", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("spread call", stderr,
+		"usage: spread call --server HOST:PORT [--user NAME | --anonymous] [--root] METHOD [ARG...]",
+		"Each ARG is a JSON value, or a plain string if it is not JSON. The result is printed as JSON.")
 	server := fs.String("server", "127.0.0.1:8789", "PB server address, HOST:PORT")
 	_ = fs.Bool("root", false, "call a method of the server's root object (the default without --user/--anonymous)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	var lf loginFlags
 	lf.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: spread call --server HOST:PORT [--user NAME | --anonymous] [--root] METHOD [ARG...]")
-		fmt.Fprintln(stderr, "Each ARG is a JSON value, or a plain string if it is not JSON. The result is printed as JSON.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() < 1 {
 		fs.Usage()
@@ -40,12 +33,15 @@ func runCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	for _, a := range fs.Args()[1:] {
 		callArgs = append(callArgs, parseArg(a))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	cfg, err := lf.clientConfig(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "spread call: %v\n", err)
+		return 2
+	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
-	b, err := pb.Dial(ctx, *server, lf.clientConfig(stderr))
+	b, err := pb.Dial(ctx, *server, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "spread call: %v\n", err)
 		return 1

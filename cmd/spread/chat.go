@@ -4,15 +4,9 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gospread/spread/chat"
@@ -24,83 +18,9 @@ import (
 // demoUsers are the users of Twisted's chat example.
 var demoUsers = map[string]string{"alice": "1234", "bob": "secret", "carol": "fido"}
 
-func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: spread chat serve|join [options]")
-		return 2
-	}
-	switch args[0] {
-	case "serve":
-		return runChatServe(args[1:], stderr)
-	case "join":
-		return runChatJoin(args[1:], stdin, stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "spread chat: unknown command %q (serve, join)\n", args[0])
-	return 2
-}
-
-// serveOptions are the options of long-running servers.
-type serveOptions struct {
-	listen  string
-	tlsCert string
-	tlsKey  string
-}
-
-func (o *serveOptions) register(fs *flag.FlagSet, defaultAddr string) {
-	fs.StringVar(&o.listen, "listen", defaultAddr, "listen address, HOST:PORT")
-	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve TLS with this certificate (PEM)")
-	fs.StringVar(&o.tlsKey, "tls-key", "", "the TLS certificate's key (PEM)")
-}
-
-// serve runs a PB server until SIGINT or SIGTERM, then shuts down
-// cleanly (every user logs out).
-func (o *serveOptions) serve(log *slog.Logger, cfg *pb.Config, what string) int {
-	if (o.tlsCert == "") != (o.tlsKey == "") {
-		log.Error("--tls-cert and --tls-key go together")
-		return 2
-	}
-	if o.tlsCert != "" {
-		t, err := pb.ServerTLS(o.tlsCert, o.tlsKey)
-		if err != nil {
-			log.Error("TLS", "err", err)
-			return 1
-		}
-		cfg.TLS = t
-	}
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		log.Error("listen", "err", err)
-		return 1
-	}
-	srv := pb.NewServer(cfg)
-	log.Info(what+": serving", "addr", ln.Addr().String(), "tls", cfg.TLS != nil)
-	if cfg.TLS != nil {
-		ln = tlsListener(ln, cfg)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case <-ctx.Done():
-		log.Info(what + ": shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			log.Error(what+": shutdown", "err", err)
-			return 1
-		}
-		log.Info(what + ": stopped")
-		return 0
-	case err := <-errc:
-		log.Error(what+": serve", "err", err)
-		return 1
-	}
-}
-
-func runChatServe(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("spread chat serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("spread chat serve", stderr,
+		"usage: spread chat serve [--listen ADDR] (--demo | --db DSN | --anonymous)... [--tls-cert F --tls-key F]")
 	var o serveOptions
 	o.register(fs, "127.0.0.1:8800")
 	demo := fs.Bool("demo", false, "load the demo users alice/1234, bob/secret and carol/fido in memory")
@@ -108,33 +28,23 @@ func runChatServe(args []string, stderr io.Writer) int {
 	failures := fs.Int("login-failures", cred.DefaultThrottleMaxFailures, "failed logins allowed per user and per address within a minute before a lockout")
 	var db dbFlags
 	db.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "spread chat serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	server := chat.NewServer(log)
-	portal := cred.NewPortal(server)
-	users := 0
-	if *demo {
-		portal.Register(checkers.NewInMemory(demoUsers))
-		log.Info("chat: demo users loaded in memory", "users", "alice, bob, carol")
-		users++
+	log := serverLogger(stderr)
+	tlsConfig, err := o.tls.config()
+	if errors.Is(err, errTLSPair) {
+		log.Error("chat: " + err.Error())
+		return 2
+	} else if err != nil {
+		log.Error("chat: TLS", "err", err)
+		return 1
 	}
-	if db.dsn != "" {
-		closeDB, err := db.attach(portal, log)
-		if err != nil {
-			log.Error("chat: database", "err", err)
-			return 1
-		}
-		defer closeDB()
-		users++
-	}
-	if *anonymous {
-		portal.Register(checkers.NewAnonymous())
-		log.Info("chat: anonymous users admitted")
-		users++
-	}
-	if users == 0 {
+	if !*demo && db.dsn == "" && !*anonymous {
 		log.Error("chat: no users: give --demo, --db DSN or --anonymous")
 		return 2
 	}
@@ -142,8 +52,27 @@ func runChatServe(args []string, stderr io.Writer) int {
 		log.Error("chat: --login-failures must be at least 1")
 		return 2
 	}
+	server := chat.NewServer(log)
+	portal := cred.NewPortal(server)
+	if *demo {
+		portal.Register(checkers.NewInMemory(demoUsers))
+		log.Info("chat: demo users loaded in memory", "users", "alice, bob, carol")
+	}
+	if db.dsn != "" {
+		closeDB, err := db.attach(ctx, portal, log)
+		if err != nil {
+			log.Error("chat: database", "err", err)
+			return 1
+		}
+		defer closeDB()
+	}
+	if *anonymous {
+		portal.Register(checkers.NewAnonymous())
+		log.Info("chat: anonymous users admitted")
+	}
 	throttle := cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: *failures})
-	return o.serve(log, &pb.Config{Portal: portal, Logger: log, Throttle: throttle}, "chat")
+	srv := pb.NewServer(&pb.Config{Portal: portal, Logger: log, Throttle: throttle})
+	return serve(ctx, log, "chat", o.pbEndpoint(srv, tlsConfig))
 }
 
 // chatMind is the client object the server prints to.
@@ -159,26 +88,34 @@ func (m *chatMind) RemotePrint(message string) {
 	fmt.Fprintln(m.out, message)
 }
 
-func runChatJoin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("spread chat join", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// joinDrain is how long chat join waits, after a signal, for the
+// answers to what it already sent.
+const joinDrain = 5 * time.Second
+
+func runChatJoin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	const usage = "usage: spread chat join --server ADDR (--user NAME | --anonymous) --group NAME [--no-mattress]"
+	fs := newFlagSet("spread chat join", stderr, usage,
+		"Each line of input is sent to the group; what the group says is printed.")
 	server := fs.String("server", "127.0.0.1:8800", "chat server address, HOST:PORT")
 	group := fs.String("group", "", "the group to join")
 	noMattress := fs.Bool("no-mattress", false, "create the group with allowMattress=False")
 	var lf loginFlags
 	lf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *group == "" || (lf.user == "" && !lf.anonymous) {
-		fmt.Fprintln(stderr, "usage: spread chat join --server ADDR (--user NAME | --anonymous) --group NAME [--no-mattress]")
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	cfg, err := lf.clientConfig(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "spread chat join: %v\n", err)
+		return 2
+	}
 
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	b, err := pb.Dial(dctx, *server, lf.clientConfig(stderr))
+	b, err := pb.Dial(dctx, *server, cfg)
 	if err != nil {
 		cancel()
 		fmt.Fprintf(stderr, "spread chat join: %v\n", err)
@@ -204,41 +141,76 @@ func runChatJoin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 
+	// After a signal, what was sent still gets joinDrain to be answered.
+	drain, stopDrain := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDrain()
+	stopAfter := context.AfterFunc(ctx, func() { time.AfterFunc(joinDrain, stopDrain) })
+	defer stopAfter()
+
 	// Sends are pipelined in input order; answers are checked in order.
 	answers := make(chan *pb.Future, 1024)
 	checked := make(chan struct{})
 	go func() {
 		defer close(checked)
 		for f := range answers {
-			if _, err := f.Wait(ctx); err != nil {
+			if _, err := f.Wait(drain); err != nil {
 				printRemoteError(stderr, "error: ", err)
 			}
 		}
 	}()
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	status := 0
-	for sc.Scan() {
-		f, err := g.CallRemoteAsync(ctx, "send", sc.Text())
-		if err != nil {
-			printRemoteError(stderr, "error: ", err)
-			if errors.Is(err, pb.ErrConnectionLost) {
-				status = 1
-				break
+	// Input is read on its own goroutine, so that a signal or a lost
+	// connection ends the command while it waits for a line. (A read
+	// that is under way then is abandoned with the process.)
+	lines := make(chan string)
+	var scanErr error
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdin)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
 			}
-			continue
 		}
-		answers <- f
+		scanErr = sc.Err()
+	}()
+	status := 0
+	eof := false
+read:
+	for {
+		select {
+		case <-ctx.Done():
+			break read
+		case <-b.Done():
+			break read
+		case line, ok := <-lines:
+			if !ok {
+				eof = true
+				break read
+			}
+			f, err := g.CallRemoteAsync(ctx, "send", line)
+			if err != nil {
+				printRemoteError(stderr, "error: ", err)
+				if errors.Is(err, pb.ErrConnectionLost) {
+					status = 1
+					break read
+				}
+				continue
+			}
+			answers <- f
+		}
 	}
 	close(answers)
 	<-checked
-	if err := sc.Err(); err != nil {
-		fmt.Fprintf(stderr, "spread chat join: reading input: %v\n", err)
+	if eof && scanErr != nil {
+		fmt.Fprintf(stderr, "spread chat join: reading input: %v\n", scanErr)
 		status = 1
 	}
 	// Lines the server printed before its last answer have arrived; let
 	// the mind finish printing them.
-	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+	sctx, scancel := context.WithTimeout(drain, 5*time.Second)
 	b.Sync(sctx, mind)
 	scancel()
 	if b.Err() != nil && status == 0 {

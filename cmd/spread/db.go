@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"flag"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/cred/django"
-	"github.com/gospread/spread/pb"
 )
 
 // dbFlags select a Django user database.
@@ -32,8 +29,8 @@ func (d *dbFlags) open(ctx context.Context, log *slog.Logger) (*django.Store, er
 
 // attach opens the database, creating Django's schema if the table is
 // missing, and registers it as the password checker of portal.
-func (d *dbFlags) attach(portal *cred.Portal, log *slog.Logger) (func(), error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+func (d *dbFlags) attach(ctx context.Context, portal *cred.Portal, log *slog.Logger) (func(), error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	st, err := d.open(ctx, log)
 	if err != nil {
@@ -53,9 +50,4 @@ func (d *dbFlags) attach(portal *cred.Portal, log *slog.Logger) (func(), error) 
 			log.Error("chat: closing the user database", "err", err)
 		}
 	}, nil
-}
-
-// tlsListener wraps ln with the config's TLS.
-func tlsListener(ln net.Listener, cfg *pb.Config) net.Listener {
-	return tls.NewListener(ln, cfg.TLS)
 }

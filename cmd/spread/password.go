@@ -20,36 +20,26 @@ type loginFlags struct {
 	user         string
 	anonymous    bool
 	passwordFile string
-	tlsCA        string
-	tlsPin       string
-	tlsName      string
+	tls          tlsClientFlags
 }
 
 func (l *loginFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.user, "user", "", "log in as NAME (password from SPREAD_PASSWORD, --password-file or a prompt)")
 	fs.BoolVar(&l.anonymous, "anonymous", false, "log in anonymously")
 	fs.StringVar(&l.passwordFile, "password-file", "", "read the password from the first line of this file")
-	fs.StringVar(&l.tlsCA, "tls-ca", "", "connect with TLS, trusting the CA certificates in this PEM file")
-	fs.StringVar(&l.tlsPin, "tls-pin", "", "connect with TLS, trusting only the server certificate with this SHA-256 fingerprint (hex)")
-	fs.StringVar(&l.tlsName, "tls-name", "localhost", "server name to verify with --tls-ca")
+	l.tls.register(fs)
 }
 
 func (l *loginFlags) wantsLogin() bool { return l.user != "" || l.anonymous }
 
-func (l *loginFlags) clientConfig(stderr io.Writer) *pb.Config {
-	cfg := &pb.Config{Logger: quietLogger(stderr)}
-	var err error
-	switch {
-	case l.tlsPin != "":
-		cfg.TLS, err = pb.ClientTLSPinned(l.tlsPin)
-	case l.tlsCA != "":
-		cfg.TLS, err = pb.ClientTLSCA(l.tlsCA, l.tlsName)
-	}
+// clientConfig is the client's PB configuration: the chosen TLS, and
+// warnings logged to stderr.
+func (l *loginFlags) clientConfig(stderr io.Writer) (*pb.Config, error) {
+	t, err := l.tls.config()
 	if err != nil {
-		fmt.Fprintln(stderr, "spread:", err)
-		os.Exit(2)
+		return nil, err
 	}
-	return cfg
+	return &pb.Config{Logger: quietLogger(stderr), TLS: t}, nil
 }
 
 // login logs in on b with the chosen credentials.

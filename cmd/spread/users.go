@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -13,33 +12,46 @@ import (
 	"github.com/gospread/spread/cred/django"
 )
 
-func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	usage := func() {
-		fmt.Fprintln(stderr, "usage: spread users add|passwd|del|list|check --db DSN [--password-file F] [NAME]")
+// usersCommands are spread users' subcommands. They share their options
+// (--db, --user-table, --rehash, --password-file) and differ in what
+// they do to the store.
+func usersCommands() []command {
+	verb := func(name, usage string) command {
+		return command{name: name, usage: usage, run: func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+			return runUsers(ctx, name, args, stdin, stdout, stderr)
+		}}
 	}
-	if len(args) == 0 {
-		usage()
-		return 2
+	return []command{
+		verb("add", "add a user (password from SPREAD_PASSWORD, --password-file or a prompt)"),
+		verb("passwd", "set a user's password"),
+		verb("del", "delete a user"),
+		verb("list", "list the users"),
+		verb("check", "check a user's password"),
 	}
-	verb := args[0]
-	fs := flag.NewFlagSet("spread users "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+}
+
+func runUsers(ctx context.Context, verb string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	usage := "usage: spread users " + verb + " --db DSN [--password-file F] NAME"
+	if verb == "list" {
+		usage = "usage: spread users list --db DSN"
+	}
+	fs := newFlagSet("spread users "+verb, stderr, usage)
 	var db dbFlags
 	db.register(fs)
 	pwFile := fs.String("password-file", "", "read the password from the first line of this file")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if db.dsn == "" {
 		fmt.Fprintln(stderr, "spread users: --db DSN is required")
 		return 2
 	}
 	name := fs.Arg(0)
-	if verb != "list" && name == "" {
-		usage()
+	if (verb != "list" && name == "") || fs.NArg() > 1 || (verb == "list" && fs.NArg() > 0) {
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	st, err := db.open(ctx, nil)
 	if err != nil {
@@ -98,9 +110,6 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if err == nil {
 			printUsers(stdout, users)
 		}
-	default:
-		usage()
-		return 2
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "spread users %s: %v\n", verb, err)

@@ -1,7 +1,8 @@
 // Command echoserver serves the echo service over Perspective Broker:
 // echo, echoKw, fail, ref (a child with add), same, callback, point,
 // pointSum, counter and increment. Its Python twin is
-// internal/pypeer/py/echo_server.py.
+// internal/pypeer/py/echo_server.py; the interop tests drive a copy of
+// this service in internal/echo.
 //
 //	go run ./examples/echoserver -addr 127.0.0.1:8789
 package main
@@ -16,7 +17,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/gospread/spread/internal/echo"
 	"github.com/gospread/spread/pb"
 )
 
@@ -28,7 +28,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "echoserver:", err)
 		os.Exit(1)
 	}
-	srv := pb.NewServer(echo.Config())
+	cfg, err := config()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echoserver:", err)
+		os.Exit(1)
+	}
+	srv := pb.NewServer(cfg)
 	// The first line names the port, so that tests can start it on port 0.
 	fmt.Printf("LISTENING %d\n", ln.Addr().(*net.TCPAddr).Port)
 	slog.Info("echoserver: serving", "addr", ln.Addr().String())

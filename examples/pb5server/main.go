@@ -27,7 +27,6 @@ import (
 
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/cred/checkers"
-	"github.com/gospread/spread/internal/pyrepr"
 	"github.com/gospread/spread/pb"
 )
 
@@ -39,7 +38,7 @@ type MyPerspective struct {
 
 // PerspectiveFoo is perspective_foo: it prints who was called with what.
 func (p *MyPerspective) PerspectiveFoo(arg any) {
-	fmt.Println("I am", pyrepr.Str(p.name), "perspective_foo(", pyrepr.Str(arg), ") called on", p)
+	fmt.Println("I am", pyStr(p.name), "perspective_foo(", pyStr(arg), ") called on", p)
 }
 
 // String is Python's default repr of the avatar.

@@ -41,7 +41,6 @@ import (
 
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/cred/checkers"
-	"github.com/gospread/spread/internal/pyrepr"
 	"github.com/gospread/spread/pb"
 )
 
@@ -53,7 +52,7 @@ type MyPerspective struct {
 
 // PerspectiveFoo is perspective_foo: it prints who was called with what.
 func (p *MyPerspective) PerspectiveFoo(arg any) {
-	logf("-", "I am %s.  perspective_foo(%s) called on %s.", pyrepr.Str(p.name), pyrepr.Str(arg), p)
+	logf("-", "I am %s.  perspective_foo(%s) called on %s.", pyStr(p.name), pyStr(arg), p)
 }
 
 // String is Python's default repr of the avatar.

@@ -1,6 +1,8 @@
-// Package echo is the echo service that examples/echoserver serves and
-// the interop tests drive. Its Python twin is
-// internal/pypeer/py/echo_server.py; both behave the same.
+// Package echo is the echo service that the tests and the benchmark
+// harness drive. Its Python twin is internal/pypeer/py/echo_server.py;
+// both behave the same. examples/echoserver serves its own copy of the
+// server side, so that the example imports no internal package; keep the
+// two alike.
 package echo
 
 import (

@@ -15,7 +15,9 @@ import (
 const module = "github.com/gospread/spread"
 
 // allowed lists, for every package below the module root, the module
-// packages it may import. cmd, examples and internal may import anything.
+// packages it may import. cmd and internal may import anything; examples
+// may import anything but internal/, so that a user can copy an example
+// out of the repository.
 var allowed = map[string][]string{
 	"banana":        {},
 	"jelly":         {},
@@ -29,7 +31,10 @@ var allowed = map[string][]string{
 }
 
 // free are the trees that may import anything in the module.
-var free = []string{"cmd", "examples", "internal"}
+var free = []string{"cmd", "internal"}
+
+// public is the tree that may import every package except internal ones.
+const public = "examples"
 
 type pkg struct {
 	ImportPath string
@@ -57,6 +62,14 @@ func TestImportsPointDown(t *testing.T) {
 		seen++
 		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
 		if isFree(rel) {
+			continue
+		}
+		if rel == public || strings.HasPrefix(rel, public+"/") {
+			for _, imp := range p.Imports {
+				if imp == module+"/internal" || strings.HasPrefix(imp, module+"/internal/") {
+					t.Errorf("%s imports %s: examples import only public packages", rel, imp)
+				}
+			}
 			continue
 		}
 		ok, known := allowed[rel]

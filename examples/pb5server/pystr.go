@@ -1,7 +1,4 @@
-// Package pyrepr prints decoded jelly values the way Python's str() and
-// repr() print them, so that the Go examples print what their Python
-// originals print.
-package pyrepr
+package main
 
 import (
 	"fmt"
@@ -11,8 +8,11 @@ import (
 	"strings"
 )
 
-// Str is Python's str() of a value as jelly delivers it.
-func Str(v any) string {
+// pyStr prints a value as jelly delivers it the way Python's str()
+// prints the original, so that this program prints what its Python
+// twin prints: None, True/False, ints, floats as Python's repr, str as
+// is, and bytes as b'...'.
+func pyStr(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "None"
@@ -26,17 +26,17 @@ func Str(v any) string {
 	case *big.Int:
 		return x.String()
 	case float64:
-		return Float(x)
+		return pyFloat(x)
 	case string:
 		return x
 	case []byte:
-		return Bytes(x)
+		return pyBytes(x)
 	}
 	return fmt.Sprint(v)
 }
 
-// Float is Python's repr of a float.
-func Float(f float64) string {
+// pyFloat is Python's repr of a float.
+func pyFloat(f float64) string {
 	switch {
 	case math.IsNaN(f):
 		return "nan"
@@ -55,8 +55,9 @@ func Float(f float64) string {
 	return s
 }
 
-// Bytes is Python's repr of a bytes value: b'...'.
-func Bytes(b []byte) string {
+// pyBytes is Python's repr of bytes: b'...', or b"..." when the bytes
+// hold a single quote and no double quote.
+func pyBytes(b []byte) string {
 	q := byte('\'')
 	if strings.IndexByte(string(b), '\'') >= 0 && strings.IndexByte(string(b), '"') < 0 {
 		q = '"'
