@@ -1,0 +1,107 @@
+package pb_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/gospread/spread/jelly"
+	"github.com/gospread/spread/pb"
+)
+
+type paramsObj struct {
+	pb.Referenceable
+}
+
+func (*paramsObj) RemotePrint(message string, stream string) string { return stream + ":" + message }
+func (*paramsObj) RemoteSum(base int, more ...int) int {
+	for _, m := range more {
+		base += m
+	}
+	return base
+}
+func (*paramsObj) RemotePlain(x string) string { return x }
+
+type runCmd struct {
+	Workdir string
+	Command []string
+	Env     map[string]string `jelly:"env"`
+	Timeout int               `jelly:"timeout"`
+}
+
+func (*paramsObj) RemoteRun(cmd runCmd, tries int) string {
+	return cmd.Workdir + "|" + strings.Join(cmd.Command, " ") + "|" + cmd.Env["CC"]
+}
+
+func (*paramsObj) ParamNames() map[string][]string {
+	return map[string][]string{
+		"RemotePrint": {"message", "stream=stdout"},
+		"RemoteSum":   {"base"},
+		"RemoteRun":   {"cmd", "tries=1"},
+	}
+}
+
+type badNames struct{ pb.Referenceable }
+
+func (*badNames) RemoteA(x, y string) string { return x + y }
+func (*badNames) ParamNames() map[string][]string {
+	return map[string][]string{"RemoteA": {"x"}}
+}
+
+func TestParamNamesKeywords(t *testing.T) {
+	_, addr := serve(t, &pb.Config{Root: func(*pb.Broker) any { return &paramsObj{} }})
+	b := dial(t, addr, nil)
+	ctx := ctxT(t)
+	root := b.Root()
+	ok := []struct {
+		method string
+		args   []any
+		want   any
+	}{
+		{"print", []any{"hi"}, "stdout:hi"},
+		{"print", []any{pb.Kw{"message": "hi"}}, "stdout:hi"},
+		{"print", []any{pb.Kw{"stream": "err", "message": "hi"}}, "err:hi"},
+		{"print", []any{"hi", pb.Kw{"stream": "err"}}, "err:hi"},
+		{"print", []any{"hi", "log"}, "log:hi"},
+		{"sum", []any{1, 2, 3}, int64(6)},
+		{"sum", []any{pb.Kw{"base": 5}}, int64(5)},
+		{"run", []any{pb.Kw{"cmd": jelly.NewDict(jelly.Item{Key: "workdir", Value: "b"}, jelly.Item{Key: "command", Value: []any{"make", "-j4"}}, jelly.Item{Key: "env", Value: jelly.NewDict(jelly.Item{Key: "CC", Value: "gcc"})})}}, "b|make -j4|gcc"},
+	}
+	for _, c := range ok {
+		got, err := root.CallRemote(ctx, c.method, c.args...)
+		if err != nil || got != c.want {
+			t.Errorf("%s%v = %v, %v; want %v", c.method, c.args, got, err, c.want)
+		}
+	}
+	bad := []struct {
+		method string
+		args   []any
+		want   []string
+	}{
+		{"print", []any{pb.Kw{"stream": "x"}}, []string{"missing required argument: 'message'"}},
+		{"print", []any{"hi", pb.Kw{"message": "x"}}, []string{"multiple values for argument 'message'"}},
+		{"print", []any{pb.Kw{"message": "x", "colour": 1}}, []string{"unexpected keyword argument 'colour'", "message, stream"}},
+		{"plain", []any{pb.Kw{"x": "y"}}, []string{"plain()", `"x"`, "RemotePlain", "ParamNames"}},
+		{"run", []any{jelly.NewDict(jelly.Item{Key: "env", Value: jelly.NewDict(jelly.Item{Key: "CC", Value: 3})})}, []string{"run() argument 'cmd'", `["env"]["CC"]`, "expected str, got int"}},
+		{"run", []any{jelly.NewDict(jelly.Item{Key: "command", Value: []any{"make", nil}})}, []string{`["command"][1]`, "got NoneType"}},
+	}
+	for _, c := range bad {
+		_, err := root.CallRemote(ctx, c.method, c.args...)
+		var re *pb.RemoteError
+		if !errors.As(err, &re) || re.Type != "builtins.TypeError" {
+			t.Errorf("%s%v: %v, want a TypeError", c.method, c.args, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(re.Value, w) {
+				t.Errorf("%s%v: %q lacks %q", c.method, c.args, re.Value, w)
+			}
+		}
+	}
+
+	_, addr2 := serve(t, &pb.Config{Root: func(*pb.Broker) any { return &badNames{} }})
+	_, err := dial(t, addr2, nil).Root().CallRemote(ctx, "a", "x", "y")
+	if err == nil || !strings.Contains(err.Error(), "1 names for its 2 parameters") {
+		t.Errorf("bad declaration: %v", err)
+	}
+}
