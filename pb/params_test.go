@@ -105,3 +105,43 @@ func TestParamNamesKeywords(t *testing.T) {
 		t.Errorf("bad declaration: %v", err)
 	}
 }
+
+type failureSink struct {
+	pb.Referenceable
+	got chan *pb.Failure
+}
+
+func (s *failureSink) RemoteComplete(f *pb.Failure) *pb.Failure {
+	s.got <- f
+	return pb.NewFailure("myapp.Echoed", f.ErrorMessage())
+}
+
+func (s *failureSink) RemoteFail() error { return pb.NewFailure("myapp.BuildFailed", "make exited 2") }
+
+func TestFailureAsValue(t *testing.T) {
+	sink := &failureSink{got: make(chan *pb.Failure, 1)}
+	_, addr := serve(t, &pb.Config{Root: func(*pb.Broker) any { return sink }})
+	b := dial(t, addr, nil)
+	ctx := ctxT(t)
+	sent := pb.FailureOf(pb.ValueError("bad input \xff"))
+	v, err := b.Root().CallRemote(ctx, "complete", sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := <-sink.got
+	if got.Type != "builtins.ValueError" || got.Value != "bad input \ufffd" || !got.Check("builtins.Exception") || got.Check("builtins.KeyError") {
+		t.Errorf("received %+v", got)
+	}
+	back, ok := v.(*pb.Failure)
+	if !ok || back.Type != "myapp.Echoed" || back.ErrorMessage() != "bad input \ufffd" {
+		t.Errorf("answer %#v", v)
+	}
+	_, err = b.Root().CallRemote(ctx, "fail")
+	var re *pb.RemoteError
+	if !errors.As(err, &re) || re.Type != "myapp.BuildFailed" || re.Value != "make exited 2" {
+		t.Errorf("returned failure arrived as %v", err)
+	}
+	if f := pb.FailureOf(err); f.Type != "myapp.BuildFailed" || !f.Check("myapp.BuildFailed") {
+		t.Errorf("FailureOf(remote error) = %+v", f)
+	}
+}
