@@ -145,3 +145,63 @@ func TestFailureAsValue(t *testing.T) {
 		t.Errorf("FailureOf(remote error) = %+v", f)
 	}
 }
+
+type holder struct {
+	pb.Referenceable
+	got chan *pb.RemoteReference
+}
+
+func (h *holder) RemoteListen(l *pb.RemoteReference) { h.got <- l }
+
+type listener struct {
+	pb.Referenceable
+	lines chan string
+}
+
+func (l *listener) RemoteLine(s string) { l.lines <- s }
+
+// A reference received as an argument outlives the handler, until it is
+// released or its connection ends; NotifyOnDisconnect fires then.
+func TestReceivedReferenceLifetime(t *testing.T) {
+	h := &holder{got: make(chan *pb.RemoteReference, 1)}
+	_, addr := serve(t, &pb.Config{Root: func(*pb.Broker) any { return h }})
+	b := dial(t, addr, nil)
+	ctx := ctxT(t)
+	l := &listener{lines: make(chan string, 4)}
+	if _, err := b.Root().CallRemote(ctx, "listen", l); err != nil {
+		t.Fatal(err)
+	}
+	ref := <-h.got // the handler has returned
+	fired := make(chan struct{})
+	ref.NotifyOnDisconnect(func() { close(fired) })
+	stopped := make(chan struct{}, 1)
+	stop := ref.NotifyOnDisconnect(func() { stopped <- struct{}{} })
+	if !stop() {
+		t.Error("stop before the disconnect reported false")
+	}
+	if _, err := ref.CallRemote(ctx, "line", "after return"); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-l.lines; got != "after return" {
+		t.Errorf("line %q", got)
+	}
+	select {
+	case <-fired:
+		t.Fatal("notified while connected")
+	default:
+	}
+	b.Close()
+	select {
+	case <-fired:
+	case <-ctx.Done():
+		t.Fatal("NotifyOnDisconnect did not fire")
+	}
+	if _, err := ref.CallRemote(ctx, "line", "x"); !errors.Is(err, pb.ErrConnectionLost) {
+		t.Errorf("call after disconnect: %v", err)
+	}
+	select {
+	case <-stopped:
+		t.Error("a stopped notification fired")
+	default:
+	}
+}
