@@ -438,8 +438,9 @@ func noMethod(recv any, prefix, name string) error {
 func bindPositional(in []reflect.Value, mi *methodInfo, c *Call) ([]reflect.Value, error) {
 	if c.Kwargs != nil && c.Kwargs.Len() > 0 {
 		for _, it := range c.Kwargs.Items() {
-			return nil, TypeError(fmt.Sprintf("%s() got keyword argument %s, but the Go method %s.%s has no parameter names: declare them with a ParamNames method on %s returning {%q: [names...]}, or take an argument struct with pb tags",
-				c.Method, pyRepr(it.Key), shortType(mi.recvType), mi.goName, shortType(mi.recvType), mi.goName))
+			key, _ := jellyText(it.Key)
+			return nil, TypeError(fmt.Sprintf("%s() got keyword argument '%s', but the Go method %s.%s has no parameter names: declare them with a ParamNames method on %s returning {%q: [names...]}, or take an argument struct with pb tags",
+				c.Method, key, shortType(mi.recvType), mi.goName, shortType(mi.recvType), mi.goName))
 		}
 	}
 	fixed := len(mi.params)

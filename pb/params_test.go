@@ -81,7 +81,7 @@ func TestParamNamesKeywords(t *testing.T) {
 		{"print", []any{pb.Kw{"stream": "x"}}, []string{"missing required argument: 'message'"}},
 		{"print", []any{"hi", pb.Kw{"message": "x"}}, []string{"multiple values for argument 'message'"}},
 		{"print", []any{pb.Kw{"message": "x", "colour": 1}}, []string{"unexpected keyword argument 'colour'", "message, stream"}},
-		{"plain", []any{pb.Kw{"x": "y"}}, []string{"plain()", `"x"`, "RemotePlain", "ParamNames"}},
+		{"plain", []any{pb.Kw{"x": "y"}}, []string{"plain()", "'x'", "RemotePlain", "ParamNames"}},
 		{"run", []any{jelly.NewDict(jelly.Item{Key: "env", Value: jelly.NewDict(jelly.Item{Key: "CC", Value: 3})})}, []string{"run() argument 'cmd'", `["env"]["CC"]`, "expected str, got int"}},
 		{"run", []any{jelly.NewDict(jelly.Item{Key: "command", Value: []any{"make", nil}})}, []string{`["command"][1]`, "got NoneType"}},
 	}
