@@ -464,6 +464,9 @@ func bindPositional(in []reflect.Value, mi *methodInfo, c *Call) ([]reflect.Valu
 		}
 		v, err := convert(c.Args[i], mi.params[i])
 		if err != nil {
+			if mi.names != nil {
+				return nil, TypeError(fmt.Sprintf("%s() argument '%s': %v", c.Method, mi.names[i].name, err))
+			}
 			return nil, TypeError(fmt.Sprintf("%s() argument %d: %v", c.Method, i+1, err))
 		}
 		in = append(in, v)
