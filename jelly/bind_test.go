@@ -86,3 +86,15 @@ func TestConvertDictErrorsNamePath(t *testing.T) {
 		}
 	}
 }
+
+// A dict that contains itself, bound to a recursive struct, ends at the
+// depth limit with a TypeError instead of recursing for ever.
+func TestConvertCyclicDictToStruct(t *testing.T) {
+	d := NewDict(Item{"name", "root"})
+	d.Set("up", d)
+	_, err := Convert(d, reflect.TypeFor[fuzzTree]())
+	var te *TypeError
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), "too deeply nested") {
+		t.Fatalf("err = %v", err)
+	}
+}
