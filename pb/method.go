@@ -66,8 +66,10 @@ import (
 // a Python dict fills a struct (keys match `jelly:"name"` tags or field
 // names, case-insensitively), a map[string]string or a map of structs;
 // a list fills []string or a slice of structs; and so on, to any depth.
-// A mismatch fails the call with a TypeError that names the argument and
-// the path inside it, for example
+// (Such a struct is an ordinary parameter: give it jelly tags, not pb
+// tags, which would make it the method's argument struct.) A mismatch
+// fails the call with a TypeError that names the argument and the path
+// inside it, for example
 // "run() argument 'cmd': at ["env"]["CC"]: expected str, got int".
 
 var errorType = reflect.TypeOf((*error)(nil)).Elem()
