@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gospread/spread/jelly"
 	"github.com/gospread/spread/pb"
@@ -185,6 +186,21 @@ func TestReceivedReferenceLifetime(t *testing.T) {
 	if got := <-l.lines; got != "after return" {
 		t.Errorf("line %q", got)
 	}
+	// The receiver holds the only reference; its Release frees the
+	// sender's export (and nothing freed it before).
+	if n := pb.ExportRefs(b, l); n != 1 {
+		t.Fatalf("sender's count for the listener = %d, want 1", n)
+	}
+	if err := ref.Release(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for pb.ExportRefs(b, l) != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := pb.ExportRefs(b, l); n != 0 {
+		t.Errorf("after Release the sender still counts %d references", n)
+	}
 	select {
 	case <-fired:
 		t.Fatal("notified while connected")
@@ -196,8 +212,8 @@ func TestReceivedReferenceLifetime(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("NotifyOnDisconnect did not fire")
 	}
-	if _, err := ref.CallRemote(ctx, "line", "x"); !errors.Is(err, pb.ErrConnectionLost) {
-		t.Errorf("call after disconnect: %v", err)
+	if _, err := ref.CallRemote(ctx, "line", "x"); err == nil {
+		t.Errorf("call through a released reference of a closed connection succeeded")
 	}
 	select {
 	case <-stopped:
