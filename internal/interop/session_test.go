@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,5 +102,42 @@ func TestSessionRidesOutTwistedRestarts(t *testing.T) {
 	defer cancel2()
 	if err := bad.Run(ctx2); !errors.Is(err, cred.ErrUnauthorizedLogin) {
 		t.Errorf("Run with a wrong password = %v, want UnauthorizedLogin", err)
+	}
+}
+
+// TestProbeAgainstTwisted: a Twisted server's failure answer to an
+// unknown probe method keeps the connection; the same server frozen
+// (SIGSTOP) stops answering, and the probe closes the connection.
+func TestProbeAgainstTwisted(t *testing.T) {
+	py := pypeer.StartServer(t, "echo_server.py", "0")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := pb.Dial(ctx, py.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.StartProbe(&pb.Probe{Interval: 30 * time.Millisecond, Timeout: 2 * time.Second, Method: "noSuchProbeMethod"})
+	// Several probes answered with failures: still connected.
+	for i := 0; i < 5; i++ {
+		if _, err := b.Root().CallRemote(ctx, "echo", i); err != nil {
+			t.Fatalf("echo: %v", err)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	if err := b.Err(); err != nil {
+		t.Fatalf("the probe closed a live Twisted connection: %v", err)
+	}
+	if err := py.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer py.Cmd.Process.Signal(syscall.SIGCONT)
+	select {
+	case <-b.Done():
+	case <-ctx.Done():
+		t.Fatal("the probe did not close the connection to a frozen server")
+	}
+	if !errors.Is(b.Err(), pb.ErrPeerSilent) {
+		t.Errorf("Err = %v, want ErrPeerSilent", b.Err())
 	}
 }
