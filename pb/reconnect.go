@@ -72,7 +72,8 @@ type Session struct {
 	connects int
 }
 
-// NewSession returns a session to addr ("host:port"). Run starts it.
+// NewSession returns a session to addr ("host:port"). Run starts it;
+// run it once.
 func NewSession(addr string, cfg *SessionConfig) *Session {
 	s := &Session{addr: addr, changed: make(chan struct{})}
 	if cfg != nil {
@@ -81,8 +82,11 @@ func NewSession(addr string, cfg *SessionConfig) *Session {
 	if s.cfg.MinDelay <= 0 {
 		s.cfg.MinDelay = 500 * time.Millisecond
 	}
-	if s.cfg.MaxDelay < s.cfg.MinDelay {
+	switch {
+	case s.cfg.MaxDelay <= 0:
 		s.cfg.MaxDelay = max(30*time.Second, s.cfg.MinDelay)
+	case s.cfg.MaxDelay < s.cfg.MinDelay:
+		s.cfg.MinDelay = s.cfg.MaxDelay
 	}
 	if s.cfg.DialTimeout <= 0 {
 		s.cfg.DialTimeout = 30 * time.Second
