@@ -129,9 +129,7 @@ func (s *Session) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		// Equal jitter: between half and all of the delay.
-		wait := delay/2 + rand.N(delay/2+1)
-		t := time.NewTimer(wait)
+		t := time.NewTimer(jitter(delay))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -139,7 +137,7 @@ func (s *Session) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		if err != nil {
-			delay = min(delay*2, s.cfg.MaxDelay)
+			delay = nextDelay(delay, s.cfg.MaxDelay)
 		}
 	}
 }
@@ -222,4 +220,17 @@ func unauthorized(err error) bool {
 	}
 	var re *RemoteError
 	return errors.As(err, &re) && re.Check(pyUnauthorizedLogin)
+}
+
+// jitter returns a wait between half and all of delay ("equal jitter").
+func jitter(delay time.Duration) time.Duration {
+	return delay/2 + rand.N(delay/2+1)
+}
+
+// nextDelay doubles delay, up to most.
+func nextDelay(delay, most time.Duration) time.Duration {
+	if delay > most/2 {
+		return most
+	}
+	return delay * 2
 }
