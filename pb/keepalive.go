@@ -20,6 +20,11 @@ import (
 //     [ErrPeerSilent], so that pending calls fail and a [Session]
 //     reconnects. Any answer counts, an error answer included: a Twisted
 //     peer that answers "no such method" is alive.
+//
+// A client starts a probe after Dial, or through SessionConfig.Probe. A
+// server can start one per connection where it first sees the broker:
+// in Config.Root (func(b *Broker) any), or, with a Portal, in its realm,
+// from the mind: mind.Broker().StartProbe(&pb.Probe{Target: mind}).
 
 // ErrPeerSilent is why a connection was closed by its Probe: the peer
 // did not answer in time.
