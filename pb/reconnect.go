@@ -28,7 +28,8 @@ type SessionConfig struct {
 
 	// OnConnect runs after every successful connection and login,
 	// before Session.Avatar returns it: re-register with the server
-	// here. Its ctx ends when that connection ends. An error closes the
+	// here. Its ctx ends when that connection ends, or when Run's ctx
+	// does; it may be kept for work tied to the connection. An error closes the
 	// connection and the session tries again after a delay (or gives
 	// up, if the error is an UnauthorizedLogin).
 	OnConnect func(ctx context.Context, b *Broker, avatar *RemoteReference) error
@@ -107,6 +108,8 @@ func (s *Session) Run(ctx context.Context) error {
 	for {
 		b, avatar, err := s.connect(ctx)
 		if err == nil {
+			// b.Context() ends with ctx too (connect), so OnConnect and
+			// whatever it started stop when the session does.
 			delay = s.cfg.MinDelay
 			s.publish(b, avatar)
 			select {
@@ -150,6 +153,10 @@ func (s *Session) connect(ctx context.Context) (*Broker, *RemoteReference, error
 	if err != nil {
 		return nil, nil, err
 	}
+	// The connection ends when the session's ctx does; the hook goes
+	// with the connection, so that a long session keeps no dead brokers.
+	stop := context.AfterFunc(ctx, func() { b.shutdown(ErrClosed) })
+	go func() { <-b.Done(); stop() }()
 	avatar := b.Root()
 	if s.cfg.Credentials != nil {
 		avatar, err = b.Login(dctx, s.cfg.Credentials, s.cfg.Mind)
