@@ -52,8 +52,9 @@ import (
 // twice fail the call with a TypeError. A variadic last parameter is
 // not named and takes only extra positional arguments. ParamNames is
 // called once per type, on the first call; a name list whose length
-// does not match the method, or a key that names no method, fails every
-// call with an error that says so. A keyword sent to a method without
+// does not match its method fails every call to that method, and a key
+// that names no method every call to the type, with an error that says
+// so. A keyword sent to a method without
 // names fails with a TypeError naming the method, the keyword and this
 // declaration.
 //
