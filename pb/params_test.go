@@ -221,3 +221,18 @@ func TestReceivedReferenceLifetime(t *testing.T) {
 	default:
 	}
 }
+
+type typoNames struct{ pb.Referenceable }
+
+func (*typoNames) RemoteA(x string) string { return x }
+func (*typoNames) ParamNames() map[string][]string {
+	return map[string][]string{"RemoteAA": {"x"}}
+}
+
+func TestParamNamesTypo(t *testing.T) {
+	_, addr := serve(t, &pb.Config{Root: func(*pb.Broker) any { return &typoNames{} }})
+	_, err := dial(t, addr, nil).Root().CallRemote(ctxT(t), "a", "x")
+	if err == nil || !strings.Contains(err.Error(), "names RemoteAA, which is not a method") {
+		t.Errorf("typo in ParamNames: %v", err)
+	}
+}
