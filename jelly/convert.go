@@ -38,16 +38,27 @@ func Assign(dst any, v any) error {
 //   - string and []byte convert to each other;
 //   - []any, Tuple and *Set items convert element-wise to slices and arrays;
 //   - *Dict and map[string]any convert key- and value-wise to maps;
+//   - *Dict and map[string]any fill structs by key (see [Convert]'s
+//     struct rules below);
 //   - a pointer type is filled through its element type.
 //
-// Anything else is a *TypeError.
+// A dict fills a struct field by field: a key matches the field's
+// `jelly:"name"` tag, or, for an untagged field, its name exactly or
+// else case-insensitively ("workdir" fills Workdir). `jelly:"-"` skips a
+// field; keys that match no field are ignored; fields without a key keep
+// their zero value, unless tagged `jelly:"name,required"`, in which case
+// the key is required. Embedded structs' fields are promoted, as in
+// encoding/json. A struct's field table is built once per type.
+//
+// Anything else is a *TypeError. Its Path says where in a nested value
+// the mismatch is, for example ["env"]["CC"] or .Command[1].
 func Convert(v any, t reflect.Type) (reflect.Value, error) {
 	return convert(v, t, 0)
 }
 
 func convert(v any, t reflect.Type, depth int) (reflect.Value, error) {
 	fail := func(msg string) (reflect.Value, error) {
-		return reflect.Value{}, &TypeError{Value: fmt.Sprintf("%T", v), Want: t.String(), Msg: msg}
+		return reflect.Value{}, &TypeError{Value: fmt.Sprintf("%T", v), Want: t.String(), Msg: msg, Got: v, WantType: t}
 	}
 	if depth > maxKeyDepth {
 		return fail("too deeply nested")
@@ -149,7 +160,7 @@ func convert(v any, t reflect.Type, depth int) (reflect.Value, error) {
 		for i, it := range items {
 			ev, err := convert(it, t.Elem(), depth+1)
 			if err != nil {
-				return reflect.Value{}, err
+				return reflect.Value{}, atIndex(err, i)
 			}
 			out.Index(i).Set(ev)
 		}
@@ -163,7 +174,7 @@ func convert(v any, t reflect.Type, depth int) (reflect.Value, error) {
 		for i, it := range items {
 			ev, err := convert(it, t.Elem(), depth+1)
 			if err != nil {
-				return reflect.Value{}, err
+				return reflect.Value{}, atIndex(err, i)
 			}
 			out.Index(i).Set(ev)
 		}
@@ -184,14 +195,14 @@ func convert(v any, t reflect.Type, depth int) (reflect.Value, error) {
 		for _, it := range items {
 			kv, err := convert(it.Key, t.Key(), depth+1)
 			if err != nil {
-				return reflect.Value{}, err
+				return reflect.Value{}, atKey(err, it.Key, true)
 			}
 			if !kv.Comparable() {
 				return fail("key type not comparable")
 			}
 			ev, err := convert(it.Value, t.Elem(), depth+1)
 			if err != nil {
-				return reflect.Value{}, err
+				return reflect.Value{}, atKey(err, it.Key, false)
 			}
 			out.SetMapIndex(kv, ev)
 		}
@@ -213,6 +224,16 @@ func convert(v any, t reflect.Type, depth int) (reflect.Value, error) {
 		// A registered pointer type received where its struct is wanted.
 		if vv.Kind() == reflect.Pointer && !vv.IsNil() && vv.Type().Elem().AssignableTo(t) {
 			return vv.Elem(), nil
+		}
+		switch x := v.(type) {
+		case *Dict:
+			return bindStruct(x.Items(), t, depth)
+		case map[string]any:
+			items := make([]Item, 0, len(x))
+			for k, e := range x {
+				items = append(items, Item{k, e})
+			}
+			return bindStruct(items, t, depth)
 		}
 	}
 	return fail("")

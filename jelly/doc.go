@@ -44,7 +44,9 @@
 // are refused with *EncodeError. [Convert] and [Assign] turn decoded values
 // into typed Go values (ints of any size with overflow checks, string and
 // []byte interchangeably, except that bytes fill a string only when they
-// are valid UTF-8; slices, arrays, maps, pointers).
+// are valid UTF-8; slices, arrays, maps, pointers, and structs from dicts),
+// and say where in a nested value a mismatch is. [Lossy] makes text that
+// is not valid UTF-8 sendable as a str, as Python's errors="replace".
 //
 // A value that goes Python -> Go -> Python comes back with the same Python
 // type: a tuple stays a Tuple, bytes stay []byte and str stays string, a set

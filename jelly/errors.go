@@ -1,6 +1,9 @@
 package jelly
 
-import "fmt"
+import (
+	"fmt"
+	"reflect"
+)
 
 // InsecureError reports a tag or class name that the receiver refuses: a tag
 // outside the allow-list, an unregistered class name, or a broker reference
@@ -69,10 +72,22 @@ type TypeError struct {
 	Value string // Go type of the decoded value
 	Want  string // Go type asked for
 	Msg   string // optional detail
+
+	// Path locates the mismatch inside the value given to Convert, in
+	// Go-like notation: ["env"]["CC"], [2], .Command[1]. Empty means the
+	// value itself.
+	Path string
+	// Got is the decoded value that did not fit, and WantType the Go
+	// type it was to become (both at Path).
+	Got      any
+	WantType reflect.Type
 }
 
 func (e *TypeError) Error() string {
 	s := fmt.Sprintf("jelly: cannot convert %s to %s", e.Value, e.Want)
+	if e.Path != "" {
+		s = fmt.Sprintf("jelly: at %s: cannot convert %s to %s", e.Path, e.Value, e.Want)
+	}
 	if e.Msg != "" {
 		s += ": " + e.Msg
 	}

@@ -104,6 +104,15 @@ var convertTargets = []reflect.Type{
 	reflect.TypeOf([]string(nil)), reflect.TypeOf([2]int{}), reflect.TypeOf(map[string]int(nil)),
 	reflect.TypeOf(map[any]any(nil)), reflect.TypeOf((*big.Int)(nil)), reflect.TypeOf(Point{}),
 	reflect.TypeOf((**int)(nil)), reflect.TypeOf([]byte(nil)), reflect.TypeOf([][]any(nil)),
+	reflect.TypeOf(bindCmd{}), reflect.TypeOf(fuzzTree{}),
+}
+
+// fuzzTree is a recursive struct: a dict that contains itself must stop
+// at the depth limit when bound to it.
+type fuzzTree struct {
+	Name string
+	Kids []fuzzTree
+	Up   *fuzzTree
 }
 
 // checkDecoded verifies that v holds only Go types the mapping allows

@@ -11,7 +11,7 @@ import (
 // broker's Root is the server's root object.
 func Dial(ctx context.Context, addr string, cfg *Config) (*Broker, error) {
 	s := resolve(cfg)
-	var d net.Dialer
+	d := net.Dialer{KeepAlive: s.KeepAlive} // 0: on, Go's default period
 	var conn net.Conn
 	var err error
 	if s.TLS != nil {

@@ -86,6 +86,13 @@ type Config struct {
 
 	// challenge, when set, replaces the CSPRNG challenge (tests only).
 	challenge func() []byte
+
+	// KeepAlive is the TCP keep-alive period of connections made by
+	// Dial (and so by a Session). Zero means 15 seconds; negative turns
+	// keep-alive off. Servers' accepted connections have keep-alive on
+	// with Go's default period, from net.Listen. See keepalive.go for
+	// the application-level Probe.
+	KeepAlive time.Duration
 }
 
 type settings struct {

@@ -15,8 +15,9 @@ var (
 )
 
 // convert turns a decoded jelly value into a handler's parameter of Go
-// type t (jelly.Convert's rules). A mismatch is an error in Python's
-// terms, never a panic.
+// type t (jelly.Convert's rules: a dict also fills a struct, see
+// jelly.Convert). A mismatch is an error in Python's terms, naming where
+// in a nested value it is, never a panic.
 func convert(v any, t reflect.Type) (reflect.Value, error) {
 	out, err := jelly.Convert(v, t)
 	if err == nil {
@@ -24,8 +25,14 @@ func convert(v any, t reflect.Type) (reflect.Value, error) {
 	}
 	msg := fmt.Sprintf("expected %s, got %s", goTypeName(t), pyTypeName(v))
 	var te *jelly.TypeError
-	if errors.As(err, &te) && te.Msg != "" {
-		msg += " (" + te.Msg + ")"
+	if errors.As(err, &te) {
+		if te.Path != "" && te.WantType != nil {
+			// Deep inside a list, dict or struct: say where.
+			msg = fmt.Sprintf("at %s: expected %s, got %s", te.Path, goTypeName(te.WantType), pyTypeName(te.Got))
+		}
+		if te.Msg != "" {
+			msg += " (" + te.Msg + ")"
+		}
 	}
 	return reflect.Value{}, errors.New(msg)
 }

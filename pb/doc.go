@@ -110,6 +110,18 @@
 // violations close the connection with a [*ProtocolError]; unknown
 // methods, dead or forged ids and bad arguments only fail the call.
 //
+// # Staying connected
+//
+// A [Session] keeps a client logged in across server restarts:
+// backoff with jitter, the same credentials and mind at every login,
+// SessionConfig.OnConnect on every new connection; it gives up only on
+// UnauthorizedLogin or when its context ends. TCP keep-alive is on by
+// default; a [Probe] closes a connection whose peer stopped answering.
+// [RemoteReference.NotifyOnDisconnect] tells when a reference's
+// connection ends. Failures also travel as values ([Failure], Twisted's
+// CopyableFailure). docs/guide.md shows them together in a worker for a
+// Twisted master.
+//
 // # Limits
 //
 // Every connection is bounded: banana's size, depth and expression

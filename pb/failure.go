@@ -33,10 +33,92 @@ func registerFailure(r *jelly.Registry) {
 	_ = r.RegisterFunc(pyCopyableFailure, decodeFailure)
 }
 
-// failureOf describes err as the peer should see it.
-func (b *Broker) failureOf(err error) (pyType, value, tb string, parents []string) {
+// Failure is Twisted's CopyableFailure as a value: a Python exception
+// type, its message and a traceback. Python PB applications pass
+// failures as ordinary arguments (worker.complete(failure)); a *Failure
+// in a call's arguments or answer travels as a CopyableFailure that a
+// Python peer inspects with failure.check(ValueError) and
+// failure.getErrorMessage(), and a CopyableFailure received as a value
+// arrives as a *Failure (a parameter of type *Failure or any).
+//
+// A *Failure is also an error: returned by a handler, the caller gets
+// that failure as the call's error. A failed call's error arrives as a
+// *RemoteError, which [FailureOf] turns into a *Failure to pass on.
+type Failure struct {
+	// Type is the qualified Python class name, e.g. "builtins.ValueError".
+	Type string
+	// Value is str(exception): what getErrorMessage() returns.
+	Value string
+	// Traceback is the traceback text; "Traceback unavailable\n" when
+	// empty on the way out.
+	Traceback string
+	// Parents is the class hierarchy that failure.check matches against,
+	// Type first. Empty on the way out means the known hierarchy for Type
+	// (Type, builtins.Exception, builtins.BaseException, builtins.object).
+	Parents []string
+}
+
+// NewFailure returns a failure of Python type pyType (for example
+// "builtins.ValueError", or an application's "myapp.errors.BuildFailed")
+// with message msg.
+func NewFailure(pyType, msg string) *Failure {
+	return &Failure{Type: pyType, Value: msg, Parents: parentsOf(pyType)}
+}
+
+// FailureOf describes err as a Python peer would see it if a handler
+// returned it: an *Error or *Failure keeps its type, a *RemoteError is
+// passed on as it came, cred's errors become Twisted's cred errors, and
+// any other error a twisted.spread.pb.Error with err's text.
+func FailureOf(err error) *Failure {
+	if err == nil {
+		return nil
+	}
+	pyType, value, tb, parents := failureParts(err)
+	return &Failure{Type: pyType, Value: value, Traceback: tb, Parents: parents}
+}
+
+func (f *Failure) Error() string { return "pb: failure " + f.Type + ": " + f.Value }
+
+// ErrorMessage is Twisted's getErrorMessage: the exception's message.
+func (f *Failure) ErrorMessage() string { return f.Value }
+
+// Check reports whether the failure is of one of the given Python
+// classes or a subclass, like Twisted's Failure.check.
+func (f *Failure) Check(pyTypes ...string) bool {
+	for _, t := range pyTypes {
+		if f.Type == t {
+			return true
+		}
+		for _, p := range f.Parents {
+			if p == t {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// JellyType and JellyState make a *Failure travel as a CopyableFailure.
+func (f *Failure) JellyType() string { return pyCopyableFailure }
+
+// JellyState is the CopyableFailure's state dict.
+func (f *Failure) JellyState() any {
+	parents := f.Parents
+	if len(parents) == 0 {
+		parents = parentsOf(f.Type)
+	}
+	tb := f.Traceback
+	if tb == "" {
+		tb = noTraceback
+	}
+	return failureState(f.Type, jelly.Lossy(f.Value), jelly.Lossy(tb), parents, false)
+}
+
+// failureParts describes err as the peer should see it.
+func failureParts(err error) (pyType, value, tb string, parents []string) {
 	tb = noTraceback
 	var pe *Error
+	var fe *Failure
 	var re *RemoteError
 	var ue *cred.UnhandledError
 	var ie *jelly.InsecureError
@@ -44,6 +126,11 @@ func (b *Broker) failureOf(err error) (pyType, value, tb string, parents []strin
 	switch {
 	case errors.As(err, &pe):
 		pyType, value, parents = pe.Type, pe.Message, pe.Parents
+	case errors.As(err, &fe):
+		pyType, value, parents = fe.Type, fe.Value, fe.Parents
+		if fe.Traceback != "" {
+			tb = fe.Traceback
+		}
 	case errors.As(err, &re):
 		pyType, value, parents = re.Type, re.Value, re.Parents
 	case errors.As(err, &ue):
@@ -66,9 +153,7 @@ func (b *Broker) failureOf(err error) (pyType, value, tb string, parents []strin
 	return pyType, value, tb, parents
 }
 
-// sendFailure answers request req with err as a CopyableFailure.
-func (b *Broker) sendFailure(req int64, err error) {
-	pyType, value, tb, parents := b.failureOf(err)
+func failureState(pyType, value, tb string, parents []string, unsafe bool) *jelly.Dict {
 	ps := make([]any, len(parents))
 	for i, p := range parents {
 		ps[i] = p
@@ -83,8 +168,15 @@ func (b *Broker) sendFailure(req int64, err error) {
 	d.Set("tb", nil)
 	d.Set("parents", ps)
 	d.Set("pickled", int64(1))
-	d.Set("unsafeTracebacks", b.cfg.UnsafeTracebacks)
+	d.Set("unsafeTracebacks", unsafe)
 	d.Set("traceback", tb)
+	return d
+}
+
+// sendFailure answers request req with err as a CopyableFailure.
+func (b *Broker) sendFailure(req int64, err error) {
+	pyType, value, tb, parents := failureParts(err)
+	d := failureState(pyType, jelly.Lossy(value), jelly.Lossy(tb), parents, b.cfg.UnsafeTracebacks)
 	state, jerr := jelly.Marshal(d, nil)
 	if jerr != nil {
 		b.cfg.log.Error("pb: cannot encode failure", "err", jerr)
@@ -95,7 +187,7 @@ func (b *Broker) sendFailure(req int64, err error) {
 	}
 }
 
-// decodeFailure builds a *RemoteError from a CopyableFailure's state.
+// decodeFailure builds a *Failure from a CopyableFailure's state.
 func decodeFailure(state any) (any, error) {
 	d, ok := state.(*jelly.Dict)
 	if !ok {
@@ -108,7 +200,7 @@ func decodeFailure(state any) (any, error) {
 		v, _ := d.Get([]byte(k))
 		return v
 	}
-	e := &RemoteError{}
+	e := &Failure{}
 	e.Type, _ = jelly.String(get("type"))
 	e.Value, _ = jelly.String(get("value"))
 	e.Traceback, _ = jelly.String(get("traceback"))
@@ -129,6 +221,8 @@ func decodeFailure(state any) (any, error) {
 // error.
 func failureError(v any) error {
 	switch x := v.(type) {
+	case *Failure:
+		return &RemoteError{Type: x.Type, Value: x.Value, Traceback: x.Traceback, Parents: x.Parents}
 	case *RemoteError:
 		return x
 	case error:

@@ -16,6 +16,17 @@ import (
 // A proxy holds one reference on the peer. Call Release when it is no
 // longer needed; the peer then forgets the object (for an avatar: logs
 // the user out). Proxies die with their connection.
+//
+// Lifetime: a proxy received in a call's arguments (a progress
+// listener, a callback) belongs to the receiver. It stays usable after
+// the handler returns, for as long as the receiver keeps it, until the
+// receiver calls Release or the connection ends; nothing releases it
+// behind the receiver's back. Each connection has one proxy per peer
+// object, so the same object received twice is the same
+// *RemoteReference, and one Release gives it up. A receiver that keeps
+// proxies should Release those it no longer needs (the peer counts them
+// against its limits, Twisted's 1024 by default), and may use
+// NotifyOnDisconnect to forget them when their connection ends.
 type RemoteReference struct {
 	b        *Broker
 	id       int64
@@ -60,6 +71,16 @@ func (r *RemoteReference) CallRemoteNoAnswer(method string, args ...any) error {
 	}
 	_, err := r.b.call(context.Background(), verbMessage, r.objID(), method, args, false, nil)
 	return err
+}
+
+// NotifyOnDisconnect arranges for f to run, on its own goroutine, when
+// the reference's connection ends (Twisted's
+// RemoteReference.notifyOnDisconnect). If the connection has already
+// ended, f runs at once. The returned stop cancels the notification
+// (Twisted's dontNotifyOnDisconnect) and reports whether it did so
+// before f started. Releasing the reference does not cancel it.
+func (r *RemoteReference) NotifyOnDisconnect(f func()) (stop func() bool) {
+	return context.AfterFunc(r.b.ctx, f)
 }
 
 // Release gives up this proxy: the peer receives decref. Later calls
