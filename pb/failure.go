@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/jelly"
@@ -15,6 +16,12 @@ import (
 var failureCount atomic.Int64
 
 const noTraceback = "Traceback unavailable\n"
+
+// Extra keys of a failure's state that carry Spread's login codes.
+const (
+	failureCodeKey  = "spreadLoginCode"
+	failureRetryKey = "spreadRetryAfter"
+)
 
 // defaultRegistry accepts only the failure class.
 var defaultRegistry = newRegistry()
@@ -85,6 +92,15 @@ func (b *Broker) sendFailure(req int64, err error) {
 	d.Set("pickled", int64(1))
 	d.Set("unsafeTracebacks", b.cfg.UnsafeTracebacks)
 	d.Set("traceback", tb)
+	var pe *Error
+	if errors.As(err, &pe) && pe.code != "" {
+		// Spread's login codes: extra attributes of the CopiedFailure
+		// for a Twisted peer, which ignores them.
+		d.Set(failureCodeKey, pe.code)
+		if pe.retryAfter > 0 {
+			d.Set(failureRetryKey, pe.retryAfter)
+		}
+	}
 	state, jerr := jelly.Marshal(d, nil)
 	if jerr != nil {
 		b.cfg.log.Error("pb: cannot encode failure", "err", jerr)
@@ -121,6 +137,12 @@ func decodeFailure(state any) (any, error) {
 	}
 	if e.Type == "" {
 		return nil, fmt.Errorf("pb: failure without a type")
+	}
+	if c, ok := jelly.String(get(failureCodeKey)); ok && len(c) <= 32 {
+		e.Code = c
+	}
+	if n, ok := get(failureRetryKey).(int64); ok && n > 0 && n <= 1<<31 {
+		e.RetryAfter = time.Duration(n) * time.Second
 	}
 	return e, nil
 }
