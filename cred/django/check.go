@@ -72,8 +72,11 @@ func (s *Store) CheckCredentials(ctx context.Context, c cred.Credentials) (strin
 // when the database stalls.
 //
 // Check returns nil on success and an error matching
-// cred.ErrUnauthorizedLogin on refusal. Database failures are returned as
-// other errors (not matching it) so that callers can log them.
+// cred.ErrUnauthorizedLogin on refusal. When the database cannot answer
+// (an error from it, or no answer within Config.QueryTimeout), Check
+// returns a *cred.UnavailableError (matching cred.ErrUnavailable) that
+// wraps the cause: the password was not checked, and a login protocol
+// must not count the attempt as a failure.
 func (s *Store) Check(ctx context.Context, username string, password []byte) error {
 	if !utf8.ValidString(username) || strings.ContainsRune(username, 0) {
 		// No such name can be stored (PostgreSQL would reject the query).
@@ -85,15 +88,17 @@ func (s *Store) Check(ctx context.Context, username string, password []byte) err
 		encoded string
 		active  bool
 	)
-	err := s.db.QueryRowContext(ctx,
+	qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	err := s.db.QueryRowContext(qctx,
 		s.q(`SELECT "id", "password", "is_active" FROM `+s.table+` WHERE "username" = ?`),
 		username).Scan(&id, &encoded, &active)
+	cancel()
 	if errors.Is(err, sql.ErrNoRows) {
 		s.dummyHash()
 		return cred.ErrUnauthorizedLogin
 	}
 	if err != nil {
-		return fmt.Errorf("django: look up user: %w", err)
+		return unavailable("look up user", err)
 	}
 	if !IsUsable(encoded) {
 		s.dummyHash()
@@ -121,14 +126,31 @@ func (s *Store) Check(ctx context.Context, username string, password []byte) err
 	now := time.Now()
 	if s.cfg.Rehash && mustUpdate {
 		// Replace the hash only if nobody changed it since we read it.
-		_, err = s.db.ExecContext(ctx, s.q(`UPDATE `+s.table+` SET `+
+		newHash := MakePasswordIterations(password, s.cfg.Iterations)
+		qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+		_, err = s.db.ExecContext(qctx, s.q(`UPDATE `+s.table+` SET `+
 			`"password" = CASE WHEN "password" = ? THEN ? ELSE "password" END WHERE "id" = ?`),
-			encoded, MakePasswordIterations(password, s.cfg.Iterations), id)
+			encoded, newHash, id)
+		cancel()
 		if err != nil {
-			return fmt.Errorf("django: re-hash password: %w", err)
+			return unavailable("re-hash password", err)
 		}
 	}
-	return s.recordLogin(ctx, id, now)
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	if err := s.recordLogin(rctx, id, now); err != nil {
+		return &cred.UnavailableError{Err: err}
+	}
+	return nil
+}
+
+// unavailable wraps a database error of a login check: the store could
+// not answer, which is not a refusal.
+func unavailable(what string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("no answer from the database in time: %w", err)
+	}
+	return &cred.UnavailableError{Err: fmt.Errorf("django: %s: %w", what, err)}
 }
 
 // dummyHash spends what one default hash costs.

@@ -53,6 +53,13 @@ type Config struct {
 	// reports their errors; Store.Close flushes before closing.
 	ReadOnly bool
 
+	// QueryTimeout bounds each database round trip of a login check
+	// (Check, CheckCredentials): finding the user, re-hashing. When the
+	// database does not answer within it (stopped, frozen, unreachable),
+	// the check returns a *cred.UnavailableError instead of waiting.
+	// Default DefaultQueryTimeout (5 seconds).
+	QueryTimeout time.Duration
+
 	// Logger, when not nil, receives an Error record for every failed
 	// background last_login write (with the number of users and the
 	// error; never a password or hash). Those errors are also returned by
@@ -74,11 +81,17 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.Iterations == 0 {
 		out.Iterations = DefaultIterations
 	}
+	if out.QueryTimeout <= 0 {
+		out.QueryTimeout = DefaultQueryTimeout
+	}
 	if out.Iterations < 1 || out.Iterations > maxIterations {
 		return out, fmt.Errorf("django: invalid Iterations %d", out.Iterations)
 	}
 	return out, nil
 }
+
+// DefaultQueryTimeout is Config.QueryTimeout's default.
+const DefaultQueryTimeout = 5 * time.Second
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
