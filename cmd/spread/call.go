@@ -55,7 +55,7 @@ func runCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if lf.wantsLogin() {
 		target, err = lf.login(ctx, b, stdin, stderr, nil)
 		if err != nil {
-			printRemoteError(stderr, "spread call: login failed: ", err)
+			printLoginError(stderr, "spread call", err)
 			return 1
 		}
 	}
