@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gospread/spread/cred"
-	"github.com/gospread/spread/cred/django"
+	"github.com/gospread/spread/cred/django/djangostore"
 )
 
 func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -93,7 +93,7 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%s: password verifies\n", name)
 		}
 	case "list":
-		var users []django.User
+		var users []djangostore.User
 		users, err = st.ListUsers(ctx)
 		if err == nil {
 			printUsers(stdout, users)
@@ -113,7 +113,7 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func printUsers(w io.Writer, users []django.User) {
+func printUsers(w io.Writer, users []djangostore.User) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tACTIVE\tLAST LOGIN\tALGORITHM")
 	for _, u := range users {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gospread/spread/cred"
-	"github.com/gospread/spread/cred/django"
+	"github.com/gospread/spread/cred/django/djangostore"
 	"github.com/gospread/spread/internal/pgtest"
 	"github.com/gospread/spread/pb"
 )
@@ -38,7 +38,7 @@ func TestPostgresOutageDuringLogins(t *testing.T) {
 		t.Fatal(err)
 	}
 	const queryTimeout = time.Second
-	store, err := django.Open(ctx, dsn, &django.Config{Iterations: 1000, QueryTimeout: queryTimeout, ReadOnly: false})
+	store, err := djangostore.Open(ctx, dsn, &djangostore.Config{Iterations: 1000, QueryTimeout: queryTimeout, ReadOnly: false})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,15 +17,16 @@ const module = "github.com/gospread/spread"
 // allowed lists, for every package below the module root, the module
 // packages it may import. cmd, examples and internal may import anything.
 var allowed = map[string][]string{
-	"banana":        {},
-	"jelly":         {},
-	"cred":          {},
-	"cred/checkers": {"cred"},
-	"cred/django":   {"cred"},
-	"pb":            {"banana", "jelly", "cred"},
-	"guard":         {"cred"},
-	"authd":         {"pb", "cred"},
-	"chat":          {"pb", "cred"},
+	"banana":                  {},
+	"jelly":                   {},
+	"cred":                    {},
+	"cred/checkers":           {"cred"},
+	"cred/django":             {"cred"},
+	"cred/django/djangostore": {"cred", "cred/django"},
+	"pb":                      {"banana", "jelly", "cred"},
+	"guard":                   {"cred"},
+	"authd":                   {"pb", "cred"},
+	"chat":                    {"pb", "cred"},
 }
 
 // free are the trees that may import anything in the module.

@@ -1,4 +1,4 @@
-package django
+package djangostore
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gospread/spread/cred"
+
+	"github.com/gospread/spread/cred/django"
 )
 
 func newSQLiteStore(t testing.TB, cfg *Config) *Store {
@@ -125,7 +127,7 @@ func TestReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	users, _ := s.ListUsers(ctx)
-	if users[0].LastLogin != nil || users[0].Algorithm != AlgUnsaltedSHA1 {
+	if users[0].LastLogin != nil || users[0].Algorithm != django.AlgUnsaltedSHA1 {
 		t.Errorf("ReadOnly wrote: %+v", users[0])
 	}
 	// The same with writes allowed: re-hashed and logged in.
@@ -137,7 +139,7 @@ func TestReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	users, _ = s.ListUsers(ctx)
-	if users[0].LastLogin == nil || users[0].Algorithm != AlgPBKDF2SHA256 {
+	if users[0].LastLogin == nil || users[0].Algorithm != django.AlgPBKDF2SHA256 {
 		t.Errorf("not written: %+v", users[0])
 	}
 }
@@ -158,7 +160,7 @@ func TestRefusalTiming(t *testing.T) {
 	if err := s.AddUser(ctx, "cheap", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.db.Exec(`UPDATE auth_user SET password = ? WHERE username = 'cheap'`, MakePasswordIterations([]byte("pw"), 1)); err != nil {
+	if _, err := s.db.Exec(`UPDATE auth_user SET password = ? WHERE username = 'cheap'`, django.MakePasswordIterations([]byte("pw"), 1)); err != nil {
 		t.Fatal(err)
 	}
 	best := func(user string) time.Duration {
