@@ -315,19 +315,7 @@ type FailureResult struct {
 // is locked out or when the attempts already being checked would use up
 // the failures it has left.
 func (t *Throttle) Begin(user, addr string) (*Attempt, error) {
-	a := &Attempt{t: t}
-	host := normalizeAddr(addr)
-	a.hasAddr = host != ""
-	a.hasUser = user != ""
-	if a.hasAddr {
-		a.addr = hashKey(kindAddr, host)
-	}
-	if a.hasUser {
-		a.user = hashKey(kindUser, user)
-		if a.hasAddr {
-			a.pair = hashKey(kindPair, user, host)
-		}
-	}
+	a := t.attempt(user, addr)
 	if !a.hasAddr {
 		return a, nil // only the user name's delay applies
 	}
@@ -370,6 +358,52 @@ func (t *Throttle) Begin(user, addr string) (*Attempt, error) {
 	}
 	return a, nil
 }
+
+// attempt returns an Attempt with the keys of user and addr, reserving
+// nothing.
+func (t *Throttle) attempt(user, addr string) *Attempt {
+	a := &Attempt{t: t}
+	host := normalizeAddr(addr)
+	a.hasAddr = host != ""
+	a.hasUser = user != ""
+	if a.hasAddr {
+		a.addr = hashKey(kindAddr, host)
+	}
+	if a.hasUser {
+		a.user = hashKey(kindUser, user)
+		if a.hasAddr {
+			a.pair = hashKey(kindPair, user, host)
+		}
+	}
+	return a
+}
+
+// Allow reports whether a login for user from addr may be attempted now,
+// without reserving it: a *ThrottledError if not.
+//
+// Deprecated: Allow, Failure and Success let concurrent attempts all
+// pass before any of them is counted. Use Begin and the Attempt it
+// returns.
+func (t *Throttle) Allow(user, addr string) error {
+	a, err := t.Begin(user, addr)
+	if err != nil {
+		return err
+	}
+	a.Cancel()
+	return nil
+}
+
+// Failure records a failed login for user from addr that was not begun
+// with Begin.
+//
+// Deprecated: use Begin and Attempt.Failure.
+func (t *Throttle) Failure(user, addr string) FailureResult { return t.attempt(user, addr).Failure() }
+
+// Success records a successful login for user from addr that was not
+// begun with Begin.
+//
+// Deprecated: use Begin and Attempt.Success.
+func (t *Throttle) Success(user, addr string) { t.attempt(user, addr).Success() }
 
 // live reports whether e's count is of the current window.
 func (t *Throttle) live(e *throttleEntry, now time.Time) bool {
