@@ -288,3 +288,59 @@ func TestThrottledChatJoinSaysSo(t *testing.T) {
 		t.Fatalf("throttled join blames the password: %s", stderr)
 	}
 }
+
+// Issue 16: a user name failing from many addresses gets growing delays
+// on its failed attempts, never a refusal of its correct password; an
+// address over its failure budget is locked for every user, and other
+// addresses are not.
+func TestThrottleUserDelayAndAddressBudget(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const delay = 300 * time.Millisecond
+	th := cred.NewThrottle(&cred.ThrottleConfig{UserDelayAfter: 3, UserDelay: delay, AddressMaxFailures: 8})
+	addr, logs, _ := throttleServer(t, checkers.NewInMemory(throttleUsers), th)
+
+	// carol fails once from each of five addresses: the fourth and fifth
+	// failures are answered late, 300 ms then 600 ms at least.
+	for i := range 5 {
+		b := dialFrom(t, ctx, fmt.Sprint("127.0.0.", 10+i), addr)
+		start := time.Now()
+		err := loginFrom(ctx, b, "carol", "guess")
+		took := time.Since(start)
+		if !errors.Is(err, cred.ErrUnauthorizedLogin) || errors.Is(err, cred.ErrThrottled) {
+			t.Fatalf("failure %d: %v", i+1, err)
+		}
+		if i >= 3 {
+			if want := delay << (i - 3); took < want {
+				t.Fatalf("failure %d answered after %v, want at least %v", i+1, took, want)
+			}
+		}
+	}
+	// Her correct password, from her address, works at once (no lockout).
+	if err := loginFrom(ctx, dialFrom(t, ctx, "127.0.0.20", addr), "carol", throttleUsers["carol"]); err != nil {
+		t.Fatalf("carol's own login: %v", err)
+	}
+	if n := strings.Count(logs.String(), "failed logins are answered late"); n != 1 {
+		t.Fatalf("slowdown logged %d times, want 1:\n%s", n, logs)
+	}
+
+	// 8 failures for different users from one address lock that address.
+	shared := dialFrom(t, ctx, "127.0.0.21", addr)
+	for i := range 8 {
+		if err := loginFrom(ctx, shared, fmt.Sprint("nobody", i), "x"); !errors.Is(err, cred.ErrUnauthorizedLogin) || errors.Is(err, cred.ErrThrottled) {
+			t.Fatalf("failure %d: %v", i+1, err)
+		}
+	}
+	if err := loginFrom(ctx, shared, "dave", throttleUsers["dave"]); !errors.Is(err, cred.ErrThrottled) {
+		t.Fatalf("dave at the locked address: %v", err)
+	}
+	if res := twistedLogin(t, addr, "127.0.0.21", "dave", throttleUsers["dave"]); res.OK || !strings.Contains(res.Value, "too many failed login attempts") {
+		t.Fatalf("Twisted client at the locked address: %+v", res)
+	}
+	if err := loginFrom(ctx, dialFrom(t, ctx, "127.0.0.22", addr), "dave", throttleUsers["dave"]); err != nil {
+		t.Fatalf("dave elsewhere: %v", err)
+	}
+	if !strings.Contains(logs.String(), "scope=address") {
+		t.Fatalf("the address lockout is not logged:\n%s", logs)
+	}
+}

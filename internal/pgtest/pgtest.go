@@ -12,6 +12,11 @@
 // A test binary that wraps its tests with Main shares one server among all
 // its tests; otherwise each Start call gets its own server, stopped when
 // the test ends. Missing binaries make the test fail, never skip.
+//
+// Outage tests use a server of their own (NewServer): Halt and Resume
+// stop it and start it again on the same port with its data; Freeze and
+// Thaw send SIGSTOP and SIGCONT to the postmaster and its backends, as a
+// hung machine would behave.
 package pgtest
 
 import (
