@@ -76,6 +76,27 @@ type loginRoot struct {
 
 	mu      sync.Mutex
 	pending []*challenger // handed out, not yet answered; pruned on login
+	logged  uint8         // refusals already logged on this connection (logOnce)
+}
+
+// Refusals that a peer can repeat at will are logged once per
+// connection.
+const (
+	onceNameTooLong uint8 = 1 << iota
+	onceTooManyChallenges
+	onceInsecurePassword
+)
+
+// logOnce logs msg at Info the first time refusal what happens on this
+// connection, and not after.
+func (r *loginRoot) logOnce(what uint8, msg string, args ...any) {
+	r.mu.Lock()
+	first := r.logged&what == 0
+	r.logged |= what
+	r.mu.Unlock()
+	if first {
+		r.b.cfg.log.Info(msg+" (logged once per connection)", args...)
+	}
 }
 
 func newLoginRoot(b *Broker) *loginRoot { return &loginRoot{b: b} }
@@ -159,7 +180,7 @@ func escapeLog(s string) string {
 // challengeTTL.
 func (r *loginRoot) RemoteLogin(username string) (jelly.Tuple, error) {
 	if len(username) > cred.MaxUsernameLen {
-		r.b.cfg.log.Info("pb: login refused: user name too long", "peer", r.addr(), "user", logName(username))
+		r.logOnce(onceNameTooLong, "pb: login refused: user name too long", "peer", r.addr(), "user", logName(username))
 		return nil, errNameTooLong
 	}
 	now := time.Now()
@@ -174,7 +195,7 @@ func (r *loginRoot) RemoteLogin(username string) (jelly.Tuple, error) {
 	r.pending = live
 	if len(r.pending) >= maxPendingChallenges {
 		r.mu.Unlock()
-		r.b.cfg.log.Info("pb: login refused: too many pending challenges", "peer", r.addr())
+		r.logOnce(onceTooManyChallenges, "pb: login refused: too many pending challenges", "peer", r.addr())
 		return nil, errTooManyChallenges
 	}
 	ch := make([]byte, 16)
@@ -216,11 +237,11 @@ func (r *loginRoot) RemoteLoginMethods() []any {
 // TLS or loopback.
 func (r *loginRoot) RemoteLoginPassword(ctx context.Context, username string, password []byte, mind any) (any, error) {
 	if len(username) > cred.MaxUsernameLen {
-		r.b.cfg.log.Info("pb: login refused: user name too long", "peer", r.addr(), "user", logName(username))
+		r.logOnce(onceNameTooLong, "pb: login refused: user name too long", "peer", r.addr(), "user", logName(username))
 		return nil, errNameTooLong
 	}
 	if !r.b.Secure() {
-		r.b.cfg.log.Warn("pb: password login refused on an insecure connection", "peer", r.addr(), "user", logName(username))
+		r.logOnce(onceInsecurePassword, "pb: password login refused on an insecure connection", "peer", r.addr(), "user", logName(username))
 		return nil, &Error{Type: pyUnauthorizedLogin, Message: "password login needs TLS or a loopback connection", Parents: parentsOf(pyUnauthorizedLogin)}
 	}
 	return r.finish(ctx, &cred.UsernamePassword{Username: username, Password: password}, username, mind)

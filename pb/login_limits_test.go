@@ -34,6 +34,10 @@ func TestLoginLongNameRefused(t *testing.T) {
 	check("login", err)
 	_, err = b.Root().CallRemote(ctx, pb.MethodLoginPassword, []byte(long), []byte("pw"), nil)
 	check("loginPassword", err)
+	for range 20 {
+		_, err = b.Root().CallRemote(ctx, "login", []byte(long))
+		check("login again", err)
+	}
 	// The Go client does not even send it.
 	_, err = b.Login(ctx, &cred.UsernamePassword{Username: long, Password: []byte("pw")}, nil)
 	var le *pb.LoginError
@@ -52,7 +56,7 @@ func TestLoginLongNameRefused(t *testing.T) {
 	}
 	a.Release()
 	n := len(logs.String())
-	t.Logf("log output for two 600 KiB names and three logins: %d bytes", n)
+	t.Logf("log output for 22 attempts with 600 KiB names and three logins: %d bytes", n)
 	if n > 4096 {
 		t.Fatalf("%d bytes of log:\n%.2000s", n, logs.String())
 	}
@@ -64,7 +68,8 @@ func TestLoginLongNameRefused(t *testing.T) {
 // Issue 19: 1,024 pending challenges cannot be created on one
 // connection; a challenge answered frees its place.
 func TestLoginPendingChallengesCapped(t *testing.T) {
-	_, addr := serve(t, &pb.Config{Portal: userPortal(), Logger: discard()})
+	var logs syncBuffer
+	_, addr := serve(t, &pb.Config{Portal: userPortal(), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx := ctxT(t)
 	b := dial(t, addr, nil)
 	var first jelly.Tuple
@@ -86,6 +91,9 @@ func TestLoginPendingChallengesCapped(t *testing.T) {
 	}
 	if created != 16 || refused != 1024-16 {
 		t.Fatalf("%d challenges created, %d refused; want 16 and %d", created, refused, 1024-16)
+	}
+	if n := strings.Count(logs.String(), "too many pending challenges"); n != 1 {
+		t.Fatalf("%d log lines for %d refused challenges, want 1", n, refused)
 	}
 	// Answer the first: its place is free again, and it cannot be reused.
 	ch := first[1].(*pb.RemoteReference)
