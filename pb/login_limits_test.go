@@ -3,6 +3,7 @@ package pb_test
 import (
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -117,5 +118,31 @@ func TestLoginPendingChallengesCapped(t *testing.T) {
 	// Another connection has its own allowance.
 	if _, err := dial(t, addr, nil).Login(ctx, &cred.UsernamePassword{Username: "user", Password: []byte("pw")}, nil); err != nil {
 		t.Fatalf("another connection: %v", err)
+	}
+}
+
+// Issue 19: root.login(name) with 600 KiB names kept every name in a
+// pending challenge (up to 1,024 per connection, +826 MiB). Now the
+// names are refused and nothing stays: the heap after 100 such calls is
+// measured.
+func TestLoginLongNamesRetainNothing(t *testing.T) {
+	_, addr := serve(t, &pb.Config{Portal: userPortal(), Logger: discard()})
+	ctx := ctxT(t)
+	b := dial(t, addr, nil)
+	long := []byte(strings.Repeat("n", 600<<10))
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 100 {
+		if _, err := b.Root().CallRemote(ctx, "login", long); err == nil {
+			t.Fatal("a 600 KiB name got a challenge")
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("heap growth after 100 logins with 600 KiB names on one connection: %d bytes", grown)
+	if grown > 8<<20 { // 100 kept names would be 60 MiB
+		t.Fatalf("heap grew by %d bytes", grown)
 	}
 }
