@@ -21,9 +21,46 @@
 //
 // Checkers must compare secrets in constant time and must spend about as
 // long on an unknown user as on a wrong password. Errors are
-// [ErrUnauthorizedLogin] (the credentials were checked and refused) and
-// [ErrUnhandledCredentials] (no checker accepts that kind). Neither error
-// message ever contains a password.
+// [ErrUnauthorizedLogin] (the credentials were checked and refused),
+// [ErrUnhandledCredentials] (no checker accepts that kind) and
+// [ErrUnavailable] (the checker's store could not be reached, or not in
+// time: the credentials were not checked; return an [*UnavailableError]
+// wrapping the cause). A store that cannot answer is not a wrong
+// password: a protocol tells the client to retry later and does not count
+// the attempt. No error message ever contains a password. User names
+// longer than [MaxUsernameLen] (256 bytes) are refused by the Portal with
+// [ErrUsernameTooLong] before any checker sees them.
+//
+// # Failed logins
+//
+// A [Throttle] stops password guessing without becoming a way to lock
+// users out. Its policy, with the defaults of [ThrottleConfig]:
+//
+//   - A (user name, address) pair is locked out after 5 failures within
+//     a minute, for a minute, doubling with each further lockout up to 15
+//     minutes. Other addresses are not affected: a guesser at one
+//     address cannot lock the user out of hers.
+//   - An address is locked out, for every user name, after 100 failures
+//     within a minute. Only failures spend this budget, so many users
+//     behind one NAT who log in correctly, or mistype now and then, never
+//     reach it.
+//   - A user name that fails from many addresses is slowed, never
+//     locked: after 10 failures within a minute, each further failed
+//     login is answered late (1 s, doubling up to 30 s). Correct
+//     passwords are answered at once. A correct password from an address
+//     that is not misbehaving always works.
+//   - An attempt is reserved before the credentials are checked
+//     ([Throttle.Begin]), and attempts being checked count against what
+//     the pair and the address have left: 100 simultaneous wrong guesses
+//     for one user from one address get 5 checks. An attempt whose
+//     credentials could not be checked ([ErrUnavailable]) is cancelled
+//     and does not count.
+//   - Names and addresses are kept as fixed-size hashes, at most 10,000
+//     keys in all; IPv6 addresses count per /64.
+//
+// A refused attempt gets a [*ThrottledError] (matching [ErrThrottled])
+// that says when to retry. Package pb applies all this to every login and
+// tells clients, Twisted ones included, why a login was refused.
 //
 // This package imports only the standard library.
 package cred

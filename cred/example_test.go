@@ -120,16 +120,19 @@ func ExampleThrottle() {
 	)
 
 	login := func(user, password, addr string) error {
-		if err := t.Allow(user, addr); err != nil {
+		a, err := t.Begin(user, addr) // reserves the attempt
+		if err != nil {
 			return err
 		}
-		_, _, _, err := portal.Login(context.Background(),
+		_, _, _, err = portal.Login(context.Background(),
 			&cred.UsernamePassword{Username: user, Password: []byte(password)}, nil)
 		switch {
-		case errors.Is(err, cred.ErrUnauthorizedLogin):
-			t.Failure(user, addr)
 		case err == nil:
-			t.Success(user, addr)
+			a.Success()
+		case errors.Is(err, cred.ErrUnauthorizedLogin):
+			a.Failure() // in a server: wait its Delay before answering
+		default:
+			a.Cancel() // could not check: does not count
 		}
 		return err
 	}
@@ -137,12 +140,15 @@ func ExampleThrottle() {
 	for _, guess := range []string{"a", "b", "c", "wonderland"} {
 		fmt.Println(login("alice", guess, "198.51.100.7:40000"))
 	}
-	now = now.Add(30 * time.Second)
+	// Alice, at her own address, is not locked out.
 	fmt.Println(login("alice", "wonderland", "198.51.100.8:40000"))
+	now = now.Add(30 * time.Second)
+	fmt.Println(login("alice", "wonderland", "198.51.100.7:40000"))
 	// Output:
 	// cred: unauthorized login
 	// cred: unauthorized login
 	// cred: unauthorized login
 	// cred: too many failed logins; retry after 30s
+	// <nil>
 	// <nil>
 }

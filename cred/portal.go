@@ -108,13 +108,17 @@ func (p *Portal) Accepts(k Kind) bool {
 
 // Login checks creds and asks the realm for the avatar. On success the
 // caller owns logout and must call it exactly once when the session
-// ends. Checker and realm errors are returned as they are: a refusal
-// matches ErrUnauthorizedLogin, anything else (a database down, say) is
-// for the server's log, and a protocol should show the client only a
-// generic refusal.
+// ends. A user name longer than MaxUsernameLen gives ErrUsernameTooLong
+// before any checker sees it. Checker and realm errors are returned as
+// they are: a refusal matches ErrUnauthorizedLogin, a store that did not
+// answer matches ErrUnavailable, and anything else is for the server's
+// log; a protocol should show the client only a generic message.
 func (p *Portal) Login(ctx context.Context, creds Credentials, mind any) (avatarID string, avatar any, logout func(), err error) {
 	if creds == nil {
 		return "", nil, nil, &UnhandledError{Kind: ""}
+	}
+	if u, ok := creds.(interface{ User() string }); ok && len(u.User()) > MaxUsernameLen {
+		return "", nil, nil, ErrUsernameTooLong
 	}
 	p.mu.RLock()
 	c, ok := p.checkers[creds.Kind()]

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ErrConnectionLost is matched (errors.Is) by every error that a call
@@ -68,6 +69,14 @@ type RemoteError struct {
 	Value     string
 	Traceback string
 	Parents   []string
+
+	// Code is the machine-readable reason a Spread server attaches to a
+	// refused login (LoginCodeThrottled, ...); empty from Twisted peers
+	// and for other failures.
+	Code string
+	// RetryAfter is, with LoginCodeThrottled, how long until the server
+	// accepts a login attempt again.
+	RetryAfter time.Duration
 }
 
 func (e *RemoteError) Error() string {
@@ -107,6 +116,37 @@ type Error struct {
 	// Parents is the class hierarchy sent to the peer. Empty means the
 	// known hierarchy for Type, or Type and builtins.Exception.
 	Parents []string
+
+	// code and retryAfter (seconds) travel as extra keys of the failure
+	// state (see RemoteError.Code): Twisted peers ignore them.
+	code       string
+	retryAfter int64
+}
+
+// LoginError is the error of a login the server refused. Err is the cred
+// error it stands for (cred.ErrUnauthorizedLogin, a *cred.ThrottledError,
+// a *cred.UnavailableError, cred.ErrUsernameTooLong,
+// cred.ErrUnhandledCredentials); Remote is the server's failure, nil when
+// the client refused to send the login. errors.Is and errors.As see both.
+type LoginError struct {
+	Err    error
+	Remote *RemoteError
+}
+
+func (e *LoginError) Error() string {
+	msg := "pb: login refused: " + strings.TrimPrefix(e.Err.Error(), "cred: ")
+	if e.Remote != nil && e.Remote.Value != "" {
+		msg += " (server: " + e.Remote.Value + ")"
+	}
+	return msg
+}
+
+// Unwrap returns Err and Remote.
+func (e *LoginError) Unwrap() []error {
+	if e.Remote == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Remote}
 }
 
 func (e *Error) Error() string {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/jelly"
@@ -15,6 +16,12 @@ import (
 var failureCount atomic.Int64
 
 const noTraceback = "Traceback unavailable\n"
+
+// Extra keys of a failure's state that carry Spread's login codes.
+const (
+	failureCodeKey  = "spreadLoginCode"
+	failureRetryKey = "spreadRetryAfter"
+)
 
 // defaultRegistry accepts only the failure class.
 var defaultRegistry = newRegistry()
@@ -56,6 +63,11 @@ type Failure struct {
 	// Type first. Empty on the way out means the known hierarchy for Type
 	// (Type, builtins.Exception, builtins.BaseException, builtins.object).
 	Parents []string
+
+	// code and retryAfter are Spread's login codes, carried over to the
+	// *RemoteError of a failed call.
+	code       string
+	retryAfter time.Duration
 }
 
 // NewFailure returns a failure of Python type pyType (for example
@@ -177,6 +189,15 @@ func failureState(pyType, value, tb string, parents []string, unsafe bool) *jell
 func (b *Broker) sendFailure(req int64, err error) {
 	pyType, value, tb, parents := failureParts(err)
 	d := failureState(pyType, jelly.Lossy(value), jelly.Lossy(tb), parents, b.cfg.UnsafeTracebacks)
+	var pe *Error
+	if errors.As(err, &pe) && pe.code != "" {
+		// Spread's login codes: extra attributes of the CopiedFailure
+		// for a Twisted peer, which ignores them.
+		d.Set(failureCodeKey, pe.code)
+		if pe.retryAfter > 0 {
+			d.Set(failureRetryKey, pe.retryAfter)
+		}
+	}
 	state, jerr := jelly.Marshal(d, nil)
 	if jerr != nil {
 		b.cfg.log.Error("pb: cannot encode failure", "err", jerr)
@@ -214,6 +235,12 @@ func decodeFailure(state any) (any, error) {
 	if e.Type == "" {
 		return nil, fmt.Errorf("pb: failure without a type")
 	}
+	if c, ok := jelly.String(get(failureCodeKey)); ok && len(c) <= 32 {
+		e.code = c
+	}
+	if n, ok := get(failureRetryKey).(int64); ok && n > 0 && n <= 1<<31 {
+		e.retryAfter = time.Duration(n) * time.Second
+	}
 	return e, nil
 }
 
@@ -222,7 +249,7 @@ func decodeFailure(state any) (any, error) {
 func failureError(v any) error {
 	switch x := v.(type) {
 	case *Failure:
-		return &RemoteError{Type: x.Type, Value: x.Value, Traceback: x.Traceback, Parents: x.Parents}
+		return &RemoteError{Type: x.Type, Value: x.Value, Traceback: x.Traceback, Parents: x.Parents, Code: x.code, RetryAfter: x.retryAfter}
 	case *RemoteError:
 		return x
 	case error:

@@ -141,6 +141,11 @@ func TestPasswordLoginChosenForHashedStore(t *testing.T) {
 	if !errors.As(err, &re) || re.Type != "twisted.cred.error.UnauthorizedLogin" {
 		t.Fatalf("challenge login against hashes: %v", err)
 	}
+	// The Twisted-visible text is the documented one; Spread clients read
+	// the typed code that travels with it.
+	if re.Value != pb.NeedPasswordLogin || re.Code != pb.LoginCodeNeedPassword {
+		t.Fatalf("challenge login against hashes: value %q, code %q", re.Value, re.Code)
+	}
 	if !strings.Contains(logs.String(), "holds only password hashes") {
 		t.Fatalf("the server did not log why:\n%s", logs.String())
 	}

@@ -51,7 +51,7 @@ func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if lf.wantsLogin() {
 		target, err = lf.login(ctx, b, stdin, stderr, nil)
 		if err != nil {
-			printRemoteError(stderr, "spread call: login failed: ", err)
+			printLoginError(stderr, "spread call", err)
 			return 1
 		}
 	}

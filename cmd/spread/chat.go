@@ -25,7 +25,7 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	o.register(fs, "127.0.0.1:8800")
 	demo := fs.Bool("demo", false, "load the demo users alice/1234, bob/secret and carol/fido in memory")
 	anonymous := fs.Bool("anonymous", false, "admit anonymous users under generated names")
-	failures := fs.Int("login-failures", cred.DefaultThrottleMaxFailures, "failed logins allowed per user and per address within a minute before a lockout")
+	failures := fs.Int("login-failures", cred.DefaultThrottleMaxFailures, "failed logins allowed per user name from one address within a minute before that pair is locked out")
 	var db dbFlags
 	db.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
@@ -220,12 +220,31 @@ read:
 	return status
 }
 
-// printLoginError explains a failed login.
+// printLoginError explains a failed login: a wrong password, a
+// throttled login (with when to retry), a server that cannot check
+// logins now, a name too long.
 func printLoginError(w io.Writer, prog string, err error) {
 	var re *pb.RemoteError
-	if errors.As(err, &re) && re.Check("twisted.cred.error.UnauthorizedLogin") {
-		fmt.Fprintf(w, "%s: login failed: %s: wrong user name or password\n", prog, re.Type)
+	typ := "twisted.cred.error.UnauthorizedLogin"
+	if errors.As(err, &re) {
+		typ = re.Type
+	}
+	var te *cred.ThrottledError
+	var msg string
+	switch {
+	case errors.As(err, &te):
+		msg = fmt.Sprintf("too many failed login attempts; try again in %d seconds", te.RetrySeconds())
+	case errors.Is(err, cred.ErrUnavailable):
+		msg = "the server cannot check logins right now (its user database is unavailable); try again later"
+	case errors.Is(err, cred.ErrUsernameTooLong):
+		msg = fmt.Sprintf("user name longer than %d bytes", cred.MaxUsernameLen)
+	case errors.Is(err, cred.ErrUnauthorizedLogin) && (re == nil || re.Value == ""):
+		msg = "wrong user name or password"
+	case re != nil && re.Check("twisted.cred.error.UnauthorizedLogin"):
+		msg = re.Value
+	default:
+		printRemoteError(w, prog+": login failed: ", err)
 		return
 	}
-	printRemoteError(w, prog+": login failed: ", err)
+	fmt.Fprintf(w, "%s: login failed: %s: %s\n", prog, typ, msg)
 }

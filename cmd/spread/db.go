@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/gospread/spread/cred"
-	"github.com/gospread/spread/cred/django"
+	"github.com/gospread/spread/cred/django/djangostore"
 )
 
 // dbFlags select a Django user database.
@@ -23,8 +23,8 @@ func (d *dbFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&d.rehash, "rehash", false, "re-hash passwords with the current default where Django would")
 }
 
-func (d *dbFlags) open(ctx context.Context, log *slog.Logger) (*django.Store, error) {
-	return django.Open(ctx, d.dsn, &django.Config{UserTable: d.userTable, Rehash: d.rehash, Logger: log})
+func (d *dbFlags) open(ctx context.Context, log *slog.Logger) (*djangostore.Store, error) {
+	return djangostore.Open(ctx, d.dsn, &djangostore.Config{UserTable: d.userTable, Rehash: d.rehash, Logger: log})
 }
 
 // attach opens the database, creating Django's schema if the table is

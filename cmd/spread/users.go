@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gospread/spread/cred"
-	"github.com/gospread/spread/cred/django"
+	"github.com/gospread/spread/cred/django/djangostore"
 )
 
 // usersCommands are spread users' subcommands. They share their options
@@ -105,7 +105,7 @@ func runUsers(ctx context.Context, verb string, args []string, stdin io.Reader, 
 			fmt.Fprintf(stdout, "%s: password verifies\n", name)
 		}
 	case "list":
-		var users []django.User
+		var users []djangostore.User
 		users, err = st.ListUsers(ctx)
 		if err == nil {
 			printUsers(stdout, users)
@@ -122,7 +122,7 @@ func runUsers(ctx context.Context, verb string, args []string, stdin io.Reader, 
 	return 0
 }
 
-func printUsers(w io.Writer, users []django.User) {
+func printUsers(w io.Writer, users []djangostore.User) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tACTIVE\tLAST LOGIN\tALGORITHM")
 	for _, u := range users {

@@ -1,5 +1,6 @@
-// Package django lets Spread log users in against a Django project's
-// user table, and read and write Django's password hashes.
+// Package django reads and writes Django's password hashes. It imports
+// no SQL driver: the checker over Django's user table is in package
+// djangostore (cred/django/djangostore), which brings the drivers.
 //
 // # Hashes
 //
@@ -31,49 +32,5 @@
 // crypto/rand in Django's alphabet (128 bits, as Django 3.2 and later
 // draw), at DefaultIterations: 260,000, the count of Django 3.2, the
 // release Spread is tested against. MakePasswordIterations and
-// Config.Iterations choose another count, such as Django60Iterations.
-//
-// # The user table
-//
-// Open connects to Django's database: "sqlite:PATH" (a pure-Go SQLite
-// driver) or a "postgres://" URL (pgx). The Store reads and writes the
-// auth_user table, or a custom user model's table with the same columns
-// (Config.UserTable). An existing table is used as it is and never
-// altered; EnsureSchema creates a missing one exactly as Django 3.2's
-// migrations leave it on that backend.
-//
-// A Store is a cred.KindsChecker for cred.KindPassword. Check follows
-// Django's ModelBackend: exact username, verified password, active user;
-// unknown users, unusable passwords and unreadable hashes cost the same
-// as a wrong password (a dummy hash at the current count); success sets
-// last_login to the time of the login (a timestamp with time zone on
-// PostgreSQL, Django's UTC text form on SQLite). With Config.Rehash, a
-// hash Django would replace after login (another algorithm, another
-// count, a short salt) is replaced before Check returns.
-//
-// # When last_login lands
-//
-// Check answers without waiting for the last_login write, which on
-// SQLite costs a journal write and an fsync per transaction. It records
-// the user and the time of the login; a background goroutine, started on
-// demand and ended when nothing is left, gathers logins for a second and
-// then writes everything recorded in one transaction (the newest time per
-// user wins), so that a busy server pays one journal write and fsync per
-// second, not one per login. The value is in the table about a second
-// after the login was answered. Store.Flush waits until
-// every login recorded before the call is written and returns the first
-// write error since the previous Flush; Store.Close flushes, then closes
-// the database. A failed batch is not retried: its error goes to the next
-// Flush or Close and, with Config.Logger, to the log. Pending values
-// (at most 4096 users; past that Check waits for the database) are lost
-// if the process exits without Close. Config.ReadOnly writes nothing.
-//
-// AddUser, SetPassword, SetActive, DeleteUser and ListUsers serve
-// command-line tools. Usernames follow Django's default rule
-// (ValidUsername); Spread does not apply the NFKC normalization
-// Django's forms apply.
-//
-// Timestamps on SQLite are written as Django writes them with
-// USE_TZ = True (UTC, no offset). A project with USE_TZ = False reads
-// them as local time.
+// djangostore's Config.Iterations choose another count, such as Django60Iterations.
 package django

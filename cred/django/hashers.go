@@ -217,8 +217,8 @@ func malformed(alg, why string) error {
 	return fmt.Errorf("%w: %s: %s", ErrMalformed, alg, why)
 }
 
-// maxIterations bounds the work a stored PBKDF2 value can ask for.
-const maxIterations = 1 << 30
+// MaxIterations bounds the work a stored PBKDF2 value can ask for.
+const MaxIterations = 1 << 30
 
 // pbkdf2Parts splits "alg$iterations$salt$hash".
 func pbkdf2Parts(encoded, alg string) (iterations int, salt string, err error) {
@@ -227,7 +227,7 @@ func pbkdf2Parts(encoded, alg string) (iterations int, salt string, err error) {
 		return 0, "", malformed(alg, "want alg$iterations$salt$hash")
 	}
 	iterations, err = strconv.Atoi(parts[1])
-	if err != nil || iterations < 1 || iterations > maxIterations {
+	if err != nil || iterations < 1 || iterations > MaxIterations {
 		return 0, "", malformed(alg, "bad iteration count")
 	}
 	if parts[2] == "" || strings.Contains(parts[2], "$") {
@@ -406,10 +406,10 @@ func MustUpdate(encoded string, iterations int) bool {
 	return n != iterations || len(salt) < SaltLength
 }
 
-// hardenRuntime does what Django does after a wrong password whose
+// HardenRuntime does what Django does after a wrong password whose
 // pbkdf2_sha256 hash has fewer iterations than the current count: it runs
 // the difference, so that old hashes do not reveal themselves by speed.
-func hardenRuntime(password []byte, encoded string, iterations int) {
+func HardenRuntime(password []byte, encoded string, iterations int) {
 	if Identify(encoded) != AlgPBKDF2SHA256 {
 		return
 	}

@@ -3,6 +3,7 @@ package django
 import (
 	"go/parser"
 	"go/token"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,6 +26,20 @@ func TestImportsPointDown(t *testing.T) {
 			if strings.HasPrefix(p, "github.com/gospread/spread") && p != "github.com/gospread/spread/cred" {
 				t.Errorf("%s imports %s; only .../cred is allowed", f, p)
 			}
+		}
+	}
+}
+
+// Verifying a hash brings no SQL driver, not even database/sql (issue
+// 18): the store and its drivers are in djangostore.
+func TestNoSQLDrivers(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "database/sql" || strings.Contains(dep, "jackc/pgx") || strings.Contains(dep, "modernc.org/sqlite") {
+			t.Errorf("cred/django depends on %s", dep)
 		}
 	}
 }

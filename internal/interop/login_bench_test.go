@@ -12,6 +12,7 @@ import (
 
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/cred/django"
+	"github.com/gospread/spread/cred/django/djangostore"
 	"github.com/gospread/spread/pb"
 )
 
@@ -38,7 +39,7 @@ func BenchmarkDjangoLogin(b *testing.B) {
 	ctx := context.Background()
 	dsn := "sqlite:" + filepath.Join(b.TempDir(), "db.sqlite3")
 	const users = 8
-	setup, err := django.Open(ctx, dsn, nil)
+	setup, err := djangostore.Open(ctx, dsn, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func BenchmarkDjangoLogin(b *testing.B) {
 	setup.Close()
 	// Read-only: no last_login write, so the figures show the hash and
 	// the broker. BenchmarkDjangoLastLogin below measures the write.
-	st, err := django.Open(ctx, dsn, &django.Config{ReadOnly: true})
+	st, err := djangostore.Open(ctx, dsn, &djangostore.Config{ReadOnly: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func BenchmarkDjangoLogin(b *testing.B) {
 // UPDATE Django's ModelBackend does, without the broker.
 func BenchmarkDjangoLastLogin(b *testing.B) {
 	ctx := context.Background()
-	st, err := django.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "db.sqlite3"), nil)
+	st, err := djangostore.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "db.sqlite3"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,15 +19,16 @@ const module = "github.com/gospread/spread"
 // may import anything but internal/, so that a user can copy an example
 // out of the repository.
 var allowed = map[string][]string{
-	"banana":        {},
-	"jelly":         {},
-	"cred":          {},
-	"cred/checkers": {"cred"},
-	"cred/django":   {"cred"},
-	"pb":            {"banana", "jelly", "cred"},
-	"guard":         {"cred"},
-	"authd":         {"pb", "cred"},
-	"chat":          {"pb", "cred"},
+	"banana":                  {},
+	"jelly":                   {},
+	"cred":                    {},
+	"cred/checkers":           {"cred"},
+	"cred/django":             {"cred"},
+	"cred/django/djangostore": {"cred", "cred/django"},
+	"pb":                      {"banana", "jelly", "cred"},
+	"guard":                   {"cred"},
+	"authd":                   {"pb", "cred"},
+	"chat":                    {"pb", "cred"},
 }
 
 // free are the trees that may import anything in the module.

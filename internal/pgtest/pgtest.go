@@ -12,6 +12,11 @@
 // A test binary that wraps its tests with Main shares one server among all
 // its tests; otherwise each Start call gets its own server, stopped when
 // the test ends. Missing binaries make the test fail, never skip.
+//
+// Outage tests use a server of their own (NewServer): Halt and Resume
+// stop it and start it again on the same port with its data; Freeze and
+// Thaw send SIGSTOP and SIGCONT to the postmaster and its backends, as a
+// hung machine would behave.
 package pgtest
 
 import (
@@ -30,6 +35,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,6 +52,7 @@ type Server struct {
 	binDir string
 	runAs  string // system user to run the binaries as, or ""
 	dbSeq  atomic.Int64
+	halted atomic.Bool
 	once   sync.Once
 	err    error
 }
@@ -185,10 +192,7 @@ func (s *Server) setup() error {
 			return err
 		}
 		s.Port = port
-		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off "+
-			"-c synchronous_commit=off -c full_page_writes=off -c max_connections=50 -c TimeZone=UTC",
-			port, s.socketDir())
-		lastErr = s.run("pg_ctl", "start", "-w", "-t", "60", "-D", s.dataDir(), "-l", s.logFile(), "-o", opts)
+		lastErr = s.start()
 		if lastErr == nil {
 			return nil
 		}
@@ -198,6 +202,97 @@ func (s *Server) setup() error {
 		}
 	}
 	return lastErr
+}
+
+// start runs pg_ctl start on s.Port.
+func (s *Server) start() error {
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off "+
+		"-c synchronous_commit=off -c full_page_writes=off -c max_connections=50 -c TimeZone=UTC",
+		s.Port, s.socketDir())
+	return s.run("pg_ctl", "start", "-w", "-t", "60", "-D", s.dataDir(), "-l", s.logFile(), "-o", opts)
+}
+
+// Halt stops the server (pg_ctl stop -m fast) and keeps its data, so
+// that Resume can start it again on the same port: a database outage.
+func (s *Server) Halt() error {
+	s.halted.Store(true)
+	return s.run("pg_ctl", "stop", "-w", "-m", "fast", "-D", s.dataDir())
+}
+
+// Resume starts a server that Halt stopped, on the same port.
+func (s *Server) Resume() error {
+	s.halted.Store(false)
+	if err := s.start(); err != nil {
+		log, _ := os.ReadFile(s.logFile())
+		return fmt.Errorf("%v\nserver log:\n%s", err, log)
+	}
+	return nil
+}
+
+// Freeze stops (SIGSTOP) the postmaster and every process it started:
+// the server keeps its sockets but answers nothing, as a hung machine
+// would. Thaw continues them. It returns the number of processes
+// stopped.
+func (s *Server) Freeze() (int, error) { return s.signalAll(syscall.SIGSTOP) }
+
+// Thaw continues (SIGCONT) the processes Freeze stopped, and any that
+// the postmaster started since.
+func (s *Server) Thaw() error {
+	_, err := s.signalAll(syscall.SIGCONT)
+	return err
+}
+
+// signalAll sends sig to the postmaster (its pid is the first line of
+// postmaster.pid) and its children.
+func (s *Server) signalAll(sig syscall.Signal) (int, error) {
+	pidFile := filepath.Join(s.dataDir(), "postmaster.pid")
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: %w", err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	pm, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pm <= 1 {
+		return 0, fmt.Errorf("pgtest: no postmaster pid in %s", pidFile)
+	}
+	pids := append([]int{pm}, childrenOf(pm)...)
+	n := 0
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, sig); err == nil {
+			n++
+		} else if !errors.Is(err, syscall.ESRCH) {
+			return n, fmt.Errorf("pgtest: signal %d: %w", pid, err)
+		}
+	}
+	return n, nil
+}
+
+// childrenOf lists the processes whose parent is pid, from /proc.
+func childrenOf(pid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) > 1 {
+			if ppid, err := strconv.Atoi(f[1]); err == nil && ppid == pid {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 func freePort() (int, error) {
@@ -229,11 +324,15 @@ func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
 	return s.DSN(name), nil
 }
 
-// Stop stops the server (pg_ctl stop -m fast) and removes its directory.
+// Stop stops the server (pg_ctl stop -m fast; a frozen one is thawed
+// first, a halted one is left as it is) and removes its directory.
 // It is safe to call more than once.
 func (s *Server) Stop() error {
 	s.once.Do(func() {
-		s.err = s.run("pg_ctl", "stop", "-w", "-m", "fast", "-D", s.dataDir())
+		if !s.halted.Load() {
+			s.signalAll(syscall.SIGCONT) // a frozen server cannot stop
+			s.err = s.run("pg_ctl", "stop", "-w", "-m", "fast", "-D", s.dataDir())
+		}
 		if err := os.RemoveAll(s.Dir); err != nil && s.err == nil {
 			s.err = err
 		}

@@ -12,7 +12,9 @@
 //	                                      checks an Echo server; one JSON line per check
 //	login_server.py [PORT] [--anonymous]  PBServerFactory(portal): user1/pass1, user2/pass2
 //	login_client.py HOST:PORT (USER PASS | --anonymous) [--arg N] [--call-mind TEXT] [--timeout S]
-//	                                      logs in, calls foo(N), prints one JSON line
+//	                [--bind HOST] [--password-login]
+//	                                      logs in (from HOST; with Spread's loginPassword),
+//	                                      calls foo(N), prints one JSON line
 //	echo_types.py                         Point/RemotePoint, Counter/RemoteCounter (shared module)
 //
 // Servers bind to 127.0.0.1, print "LISTENING <port>" once ready and stop

@@ -20,7 +20,7 @@ import (
 	"github.com/gospread/spread/chat"
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/cred/checkers"
-	"github.com/gospread/spread/cred/django"
+	"github.com/gospread/spread/cred/django/djangostore"
 	"github.com/gospread/spread/internal/echo"
 	"github.com/gospread/spread/pb"
 )
@@ -132,7 +132,7 @@ func serveMain(args []string) int {
 			return 2
 		}
 		ctx := context.Background()
-		st, err := django.Open(ctx, "sqlite:"+*db, &django.Config{ReadOnly: *readOnly})
+		st, err := djangostore.Open(ctx, "sqlite:"+*db, &djangostore.Config{ReadOnly: *readOnly})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "serve:", err)
 			return 1
@@ -141,7 +141,7 @@ func serveMain(args []string) int {
 			fmt.Fprintln(os.Stderr, "serve:", err)
 			return 1
 		}
-		if err := st.AddUser(ctx, "bench", []byte("benchpass")); err != nil && !errors.Is(err, django.ErrUserExists) {
+		if err := st.AddUser(ctx, "bench", []byte("benchpass")); err != nil && !errors.Is(err, djangostore.ErrUserExists) {
 			fmt.Fprintln(os.Stderr, "serve:", err)
 			return 1
 		}

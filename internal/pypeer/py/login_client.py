@@ -2,11 +2,15 @@
 
 Usage: /usr/bin/python3 -u login_client.py HOST:PORT (USER PASS | --anonymous)
                                           [--arg N] [--call-mind TEXT] [--timeout SECONDS]
+                                          [--bind HOST] [--password-login]
 
 Logs in (username and password are sent as bytes; the mind is a client
 Referenceable whose remote_print(x) returns "printed:" + x), calls
 foo(N) (N defaults to 13) on the avatar, optionally callMind(TEXT), then
-disconnects. Prints exactly one JSON line:
+disconnects. --bind connects from the local address HOST (127.0.0.2, ...:
+the loopback range is all local on Linux). --password-login uses Spread's
+root.loginPassword(user, password, mind) instead of Twisted's challenge
+login. Prints exactly one JSON line:
   {"ok": true, "result": <JSON form>, "repr": "<Python repr>", ["mind": ..., "mind_repr": ...]}
   {"ok": false, "stage": "connect"|"login"|"foo"|"callMind", "type": "<failure type>",
    "value": "<error message>", "parents": [...]}
@@ -69,7 +73,8 @@ async def step(d, timeout):
 async def amain(opts):
     host, _, port = opts.address.rpartition(":")
     factory = pb.PBClientFactory()
-    reactor.connectTCP(host or "127.0.0.1", int(port), factory, timeout=opts.timeout)
+    bind = (opts.bind, 0) if opts.bind else None
+    reactor.connectTCP(host or "127.0.0.1", int(port), factory, timeout=opts.timeout, bindAddress=bind)
     try:
         ok, root = await step(factory.getRootObject(), opts.timeout)
         if not ok:
@@ -79,7 +84,11 @@ async def amain(opts):
         else:
             creds = credentials.UsernamePassword(opts.user.encode("utf-8"), opts.password.encode("utf-8"))
         mind = Mind()
-        ok, avatar = await step(defer.maybeDeferred(factory.login, creds, client=mind), opts.timeout)
+        if opts.password_login:
+            d = root.callRemote("loginPassword", opts.user.encode("utf-8"), opts.password.encode("utf-8"), mind)
+        else:
+            d = defer.maybeDeferred(factory.login, creds, client=mind)
+        ok, avatar = await step(d, opts.timeout)
         if not ok:
             return failure_json("login", avatar)
         ok, result = await step(defer.maybeDeferred(avatar.callRemote, "foo", opts.arg), opts.timeout)
@@ -106,6 +115,9 @@ def main():
     p.add_argument("--arg", type=int, default=13, help="argument for foo (default 13)")
     p.add_argument("--call-mind", dest="call_mind", help="also call callMind(TEXT)")
     p.add_argument("--timeout", type=float, default=5.0)
+    p.add_argument("--bind", help="local address to connect from")
+    p.add_argument("--password-login", dest="password_login", action="store_true",
+                   help="log in with Spread's loginPassword")
     opts = p.parse_args()
     if not opts.anonymous and (opts.user is None or opts.password is None):
         p.error("USER and PASS are required unless --anonymous is given")

@@ -1,4 +1,4 @@
-package django
+package djangostore
 
 import (
 	"context"

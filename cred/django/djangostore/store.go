@@ -1,4 +1,4 @@
-package django
+package djangostore
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+
+	"github.com/gospread/spread/cred/django"
 )
 
 // Config tunes a Store. The zero value, and a nil *Config, mean the
@@ -29,9 +31,9 @@ type Config struct {
 	UserTable string
 
 	// Iterations is the pbkdf2_sha256 iteration count Spread writes and
-	// treats as current. Default DefaultIterations (260000, Django 3.2).
+	// treats as current. Default django.DefaultIterations (260000, Django 3.2).
 	// Set it to what the Django project's preferred hasher uses (Django
-	// 6.0: Django60Iterations, 1,200,000), or Django and Spread will keep
+	// 6.0: django.Django60Iterations, 1,200,000), or Django and Spread will keep
 	// re-hashing each other's passwords when both have Rehash on.
 	Iterations int
 
@@ -53,6 +55,13 @@ type Config struct {
 	// reports their errors; Store.Close flushes before closing.
 	ReadOnly bool
 
+	// QueryTimeout bounds each database round trip of a login check
+	// (Check, CheckCredentials): finding the user, re-hashing. When the
+	// database does not answer within it (stopped, frozen, unreachable),
+	// the check returns a *cred.UnavailableError instead of waiting.
+	// Default DefaultQueryTimeout (5 seconds).
+	QueryTimeout time.Duration
+
 	// Logger, when not nil, receives an Error record for every failed
 	// background last_login write (with the number of users and the
 	// error; never a password or hash). Those errors are also returned by
@@ -72,13 +81,19 @@ func (c *Config) withDefaults() (Config, error) {
 		return out, fmt.Errorf("django: invalid UserTable %q: want [A-Za-z_][A-Za-z0-9_]{0,62}", out.UserTable)
 	}
 	if out.Iterations == 0 {
-		out.Iterations = DefaultIterations
+		out.Iterations = django.DefaultIterations
 	}
-	if out.Iterations < 1 || out.Iterations > maxIterations {
+	if out.QueryTimeout <= 0 {
+		out.QueryTimeout = DefaultQueryTimeout
+	}
+	if out.Iterations < 1 || out.Iterations > django.MaxIterations {
 		return out, fmt.Errorf("django: invalid Iterations %d", out.Iterations)
 	}
 	return out, nil
 }
+
+// DefaultQueryTimeout is Config.QueryTimeout's default.
+const DefaultQueryTimeout = 5 * time.Second
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
@@ -355,9 +370,9 @@ func (s *Store) AddUser(ctx context.Context, username string, password []byte) e
 
 func (s *Store) encode(password []byte) string {
 	if password == nil {
-		return UnusablePassword()
+		return django.UnusablePassword()
 	}
-	return MakePasswordIterations(password, s.cfg.Iterations)
+	return django.MakePasswordIterations(password, s.cfg.Iterations)
 }
 
 // SetPassword replaces the user's password with a new pbkdf2_sha256 hash
@@ -464,7 +479,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
 			t = t.UTC()
 			u.LastLogin = &t
 		}
-		u.Algorithm = Identify(pw)
+		u.Algorithm = django.Identify(pw)
 		out = append(out, u)
 	}
 	if err := rows.Err(); err != nil {

@@ -1,7 +1,8 @@
-package django
+package djangostore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gospread/spread/cred"
+	"github.com/gospread/spread/cred/django"
 )
 
 func isWord(r rune) bool {
@@ -43,7 +45,7 @@ func (s *Store) CheckCredentials(ctx context.Context, c cred.Credentials) (strin
 //
 //   - the username must match exactly (the column's own comparison; on
 //     SQLite and PostgreSQL that is case-sensitive);
-//   - the password must verify against the stored hash (see Verify);
+//   - the password must verify against the stored hash (see django.Verify);
 //   - the user must be active: an inactive user is refused even with the
 //     right password, after the password has been checked in full.
 //
@@ -56,7 +58,7 @@ func (s *Store) CheckCredentials(ctx context.Context, c cred.Credentials) (strin
 // On success (and only then: Django also re-hashes for an inactive
 // user who typed the right password, Spread does not) Check sets
 // last_login to the time of this login, and with Config.Rehash replaces
-// a hash Django would replace (MustUpdate) by a new pbkdf2_sha256 one.
+// a hash Django would replace (django.MustUpdate) by a new pbkdf2_sha256 one.
 // Nothing is written with Config.ReadOnly.
 //
 // The new hash is written before Check returns. last_login is not:
@@ -72,8 +74,11 @@ func (s *Store) CheckCredentials(ctx context.Context, c cred.Credentials) (strin
 // when the database stalls.
 //
 // Check returns nil on success and an error matching
-// cred.ErrUnauthorizedLogin on refusal. Database failures are returned as
-// other errors (not matching it) so that callers can log them.
+// cred.ErrUnauthorizedLogin on refusal. When the database cannot answer
+// (an error from it, or no answer within Config.QueryTimeout), Check
+// returns a *cred.UnavailableError (matching cred.ErrUnavailable) that
+// wraps the cause: the password was not checked, and a login protocol
+// must not count the attempt as a failure.
 func (s *Store) Check(ctx context.Context, username string, password []byte) error {
 	if !utf8.ValidString(username) || strings.ContainsRune(username, 0) {
 		// No such name can be stored (PostgreSQL would reject the query).
@@ -85,30 +90,32 @@ func (s *Store) Check(ctx context.Context, username string, password []byte) err
 		encoded string
 		active  bool
 	)
-	err := s.db.QueryRowContext(ctx,
+	qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	err := s.db.QueryRowContext(qctx,
 		s.q(`SELECT "id", "password", "is_active" FROM `+s.table+` WHERE "username" = ?`),
 		username).Scan(&id, &encoded, &active)
+	cancel()
 	if errors.Is(err, sql.ErrNoRows) {
 		s.dummyHash()
 		return cred.ErrUnauthorizedLogin
 	}
 	if err != nil {
-		return fmt.Errorf("django: look up user: %w", err)
+		return unavailable("look up user", err)
 	}
-	if !IsUsable(encoded) {
+	if !django.IsUsable(encoded) {
 		s.dummyHash()
 		return cred.ErrUnauthorizedLogin
 	}
-	ok, verr := Verify(password, encoded)
+	ok, verr := django.Verify(password, encoded)
 	if verr != nil {
 		// Unknown or unsupported format: Django also runs its dummy hash.
 		s.dummyHash()
 		return fmt.Errorf("%w (%v)", cred.ErrUnauthorizedLogin, verr)
 	}
-	mustUpdate := MustUpdate(encoded, s.cfg.Iterations)
+	mustUpdate := django.MustUpdate(encoded, s.cfg.Iterations)
 	if !ok {
 		if mustUpdate {
-			hardenRuntime(password, encoded, s.cfg.Iterations)
+			django.HardenRuntime(password, encoded, s.cfg.Iterations)
 		}
 		return cred.ErrUnauthorizedLogin
 	}
@@ -121,17 +128,41 @@ func (s *Store) Check(ctx context.Context, username string, password []byte) err
 	now := time.Now()
 	if s.cfg.Rehash && mustUpdate {
 		// Replace the hash only if nobody changed it since we read it.
-		_, err = s.db.ExecContext(ctx, s.q(`UPDATE `+s.table+` SET `+
+		newHash := django.MakePasswordIterations(password, s.cfg.Iterations)
+		qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+		_, err = s.db.ExecContext(qctx, s.q(`UPDATE `+s.table+` SET `+
 			`"password" = CASE WHEN "password" = ? THEN ? ELSE "password" END WHERE "id" = ?`),
-			encoded, MakePasswordIterations(password, s.cfg.Iterations), id)
+			encoded, newHash, id)
+		cancel()
 		if err != nil {
-			return fmt.Errorf("django: re-hash password: %w", err)
+			return unavailable("re-hash password", err)
 		}
 	}
-	return s.recordLogin(ctx, id, now)
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	if err := s.recordLogin(rctx, id, now); err != nil {
+		return &cred.UnavailableError{Err: err}
+	}
+	return nil
+}
+
+// unavailable wraps a database error of a login check: the store could
+// not answer, which is not a refusal.
+func unavailable(what string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("no answer from the database in time: %w", err)
+	}
+	return &cred.UnavailableError{Err: fmt.Errorf("django: %s: %w", what, err)}
+}
+
+// dummyPassword returns 32 random bytes: the password of a dummy hash.
+func dummyPassword() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
 }
 
 // dummyHash spends what one default hash costs.
 func (s *Store) dummyHash() {
-	MakePasswordIterations([]byte(randomString(unusableSuffixLength)), s.cfg.Iterations)
+	django.MakePasswordIterations(dummyPassword(), s.cfg.Iterations)
 }

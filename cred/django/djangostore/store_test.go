@@ -1,4 +1,4 @@
-package django
+package djangostore
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/internal/djangotest"
 	"github.com/gospread/spread/internal/pgtest"
+
+	"github.com/gospread/spread/cred/django"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -138,7 +140,7 @@ func testWithDjango(t *testing.T, dsn string) (djangoTable []string) {
 		if u.LastLogin != nil && time.Since(*u.LastLogin).Abs() > time.Minute {
 			t.Errorf("%s: last_login %v is not now", u.Username, u.LastLogin)
 		}
-		if want := Identify(stored[u.Username]); u.Algorithm != want {
+		if want := django.Identify(stored[u.Username]); u.Algorithm != want {
 			t.Errorf("%s: algorithm %q, want %q", u.Username, u.Algorithm, want)
 		}
 		if u.Active == (u.Username == "inactive" || u.Username == "inactive_md5") {
@@ -243,7 +245,7 @@ func testWithDjango(t *testing.T, dsn string) (djangoTable []string) {
 		after[row.Username] = row.Password
 	}
 	for _, name := range []string{"old_pbkdf2", "u_sha1", "u_unsalted_md5", "u_argon2"} {
-		if !strings.HasPrefix(after[name], "pbkdf2_sha256$1000$") || MustUpdate(after[name], testIterations) {
+		if !strings.HasPrefix(after[name], "pbkdf2_sha256$1000$") || django.MustUpdate(after[name], testIterations) {
 			t.Errorf("%s not re-hashed: %q", name, after[name])
 		}
 	}
@@ -419,7 +421,7 @@ func TestConfigValidation(t *testing.T) {
 			t.Errorf("UserTable %q accepted", name)
 		}
 	}
-	for _, n := range []int{-1, maxIterations + 1} {
+	for _, n := range []int{-1, django.MaxIterations + 1} {
 		if _, err := Open(ctx, dsn, &Config{Iterations: n}); err == nil {
 			t.Errorf("Iterations %d accepted", n)
 		}
@@ -430,7 +432,7 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 	s := openStore(t, dsn, nil)
-	if c := s.Config(); c.UserTable != "auth_user" || c.Iterations != DefaultIterations || c.Rehash || c.ReadOnly {
+	if c := s.Config(); c.UserTable != "auth_user" || c.Iterations != django.DefaultIterations || c.Rehash || c.ReadOnly {
 		t.Errorf("defaults: %+v", c)
 	}
 }

@@ -1,4 +1,4 @@
-package django
+package djangostore
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gospread/spread/cred/django"
 )
 
 // newBackendStore opens an empty database of backend b with Django's
@@ -316,7 +318,7 @@ func TestLastLoginRehash(t *testing.T) {
 	if err := s.AddUser(ctx, "old", nil); err != nil {
 		t.Fatal(err)
 	}
-	old := MakePasswordIterations([]byte("pw"), 10)
+	old := django.MakePasswordIterations([]byte("pw"), 10)
 	if _, err := s.db.Exec(`UPDATE auth_user SET password = ? WHERE username = 'old'`, old); err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +330,7 @@ func TestLastLoginRehash(t *testing.T) {
 	if err := s.db.QueryRow(`SELECT password FROM auth_user WHERE username = 'old'`).Scan(&pw); err != nil {
 		t.Fatal(err)
 	}
-	if pw == old || MustUpdate(pw, testIterations) {
+	if pw == old || django.MustUpdate(pw, testIterations) {
 		t.Errorf("not re-hashed: %q", pw)
 	}
 	if err := s.Flush(ctx); err != nil {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package djangostore
+
+const raceEnabled = false
