@@ -2,7 +2,6 @@ package cred
 
 import (
 	"context"
-	"errors"
 	"sync"
 )
 
@@ -113,28 +112,19 @@ func (p *Portal) Accepts(k Kind) bool {
 // for the server's log, and a protocol should show the client only a
 // generic refusal.
 func (p *Portal) Login(ctx context.Context, creds Credentials, mind any) (avatarID string, avatar any, logout func(), err error) {
+	return p.LoginFor(ctx, creds, mind, IPerspective)
+}
+
+// check runs the checker registered for creds' kind.
+func (p *Portal) check(ctx context.Context, creds Credentials) (string, error) {
 	if creds == nil {
-		return "", nil, nil, &UnhandledError{Kind: ""}
+		return "", &UnhandledError{Kind: ""}
 	}
 	p.mu.RLock()
 	c, ok := p.checkers[creds.Kind()]
 	p.mu.RUnlock()
 	if !ok {
-		return "", nil, nil, &UnhandledError{Kind: creds.Kind()}
+		return "", &UnhandledError{Kind: creds.Kind()}
 	}
-	id, err := c.CheckCredentials(ctx, creds)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	avatar, logout, err = p.realm.RequestAvatar(ctx, id, mind)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	if avatar == nil {
-		if logout != nil {
-			logout()
-		}
-		return "", nil, nil, errors.New("cred: realm returned no avatar")
-	}
-	return id, avatar, logout, nil
+	return c.CheckCredentials(ctx, creds)
 }
