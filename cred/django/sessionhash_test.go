@@ -6,6 +6,8 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+
+	"github.com/gospread/spread/cred"
 )
 
 func TestSessionStamp(t *testing.T) {
@@ -38,11 +40,11 @@ func TestSessionStamp(t *testing.T) {
 	if err := s.SetActive(ctx, "carol", false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SessionStamp(ctx, "carol", key); !errors.Is(err, ErrInactive) {
+	if _, err := s.SessionStamp(ctx, "carol", key); !errors.Is(err, ErrInactive) || !errors.Is(err, cred.ErrUnauthorizedLogin) {
 		t.Fatalf("inactive: %v", err)
 	}
 	for _, name := range []string{"nobody", "bad\x00name", "\xff"} {
-		if _, err := s.SessionStamp(ctx, name, key); !errors.Is(err, ErrNoSuchUser) {
+		if _, err := s.SessionStamp(ctx, name, key); !errors.Is(err, ErrNoSuchUser) || !errors.Is(err, cred.ErrUnauthorizedLogin) {
 			t.Fatalf("%q: %v", name, err)
 		}
 	}
