@@ -360,3 +360,30 @@ func TestPlainHTTP(t *testing.T) {
 		t.Fatalf("loopback session: %d", w.Code)
 	}
 }
+
+func TestCookieHeaderParsing(t *testing.T) {
+	e := newEnv(t, nil)
+	sid := e.login("alice", alicePW)
+	for _, hdr := range []string{
+		"a=b; " + guard.CookieName + "=" + sid + "; c=d",
+		guard.CookieName + "=" + sid,
+		"theme=dark;" + guard.CookieName + "=\"" + sid + "\"",
+	} {
+		r := req("GET", "/x", nil)
+		r.Header.Set("Cookie", hdr)
+		if w := e.do(r); w.Code != 200 {
+			t.Errorf("Cookie %q: %d", strings.ReplaceAll(hdr, sid, "SID"), w.Code)
+		}
+	}
+	for _, hdr := range []string{
+		"x" + guard.CookieName + "=" + sid,
+		guard.CookieName + "x=" + sid,
+		guard.CookieName + sid,
+	} {
+		r := req("GET", "/x", nil)
+		r.Header.Set("Cookie", hdr)
+		if w := e.do(r); w.Code != http.StatusSeeOther {
+			t.Errorf("Cookie %q: %d", strings.ReplaceAll(hdr, sid, "SID"), w.Code)
+		}
+	}
+}

@@ -10,7 +10,7 @@ import (
 
 // serveBasic serves a request that carries HTTP Basic credentials and no
 // session: one login for this one request.
-func (g *Guard) serveBasic(w http.ResponseWriter, r *http.Request, secure bool) {
+func (g *Guard) serveBasic(w http.ResponseWriter, r *http.Request) {
 	if r.TLS == nil {
 		// Not even decoded: the password has already crossed in clear.
 		g.plain(w, http.StatusForbidden, "guard: Basic authentication needs HTTPS")
@@ -40,5 +40,5 @@ func (g *Guard) serveBasic(w http.ResponseWriter, r *http.Request, secure bool) 
 	}
 	defer l.end()
 	l.lastSeen.Store(g.cfg.Now().UnixNano())
-	g.serveAvatar(w, r, l, false)
+	g.serveAvatar(w, r, l)
 }

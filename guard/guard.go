@@ -38,10 +38,11 @@ type Guard struct {
 	loginSlots chan struct{}
 	touchEvery time.Duration
 
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	live   map[Hash]*live // this process's avatars, by session
 	anon   *live          // the anonymous avatar, once asked for
 	closed bool
+	isDown atomic.Bool // closed, for the request path
 
 	secretMu sync.Mutex
 	secret   []byte
@@ -59,6 +60,7 @@ type live struct {
 	logout   func()
 	once     sync.Once
 	done     chan struct{}
+	info     *Info // what FromContext gives the session's requests
 }
 
 func (l *live) end() {
@@ -178,10 +180,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request) {
 		g.plain(w, http.StatusForbidden, "guard: HTTPS required")
 		return
 	}
-	g.mu.Lock()
-	closed := g.closed
-	g.mu.Unlock()
-	if closed {
+	if g.isDown.Load() {
 		g.plain(w, http.StatusServiceUnavailable, ErrClosed.Error())
 		return
 	}
@@ -200,21 +199,21 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case l != nil:
 		l.lastSeen.Store(g.cfg.Now().UnixNano())
-		g.serveAvatar(w, r, l, false)
+		g.serveAvatar(w, r, l)
 		return
 	}
-	if c, err := r.Cookie(cookieName(secure)); err == nil && c.Value != "" {
+	if sessionCookie(r, secure) != "" {
 		// A stale, forged or ended session: forget the cookie.
 		http.SetCookie(w, g.cookie("", secure, -1))
 	}
 	if g.cfg.BasicAuth {
 		if _, _, has := r.BasicAuth(); has || strings.HasPrefix(r.Header.Get("Authorization"), "Basic ") {
-			g.serveBasic(w, r, secure)
+			g.serveBasic(w, r)
 			return
 		}
 	}
 	if a := g.anonymous(r.Context()); a != nil {
-		g.serveAvatar(w, r, a, true)
+		g.serveAvatar(w, r, a)
 		return
 	}
 	g.unauthenticated(w, r)
@@ -238,25 +237,26 @@ func (g *Guard) unauthenticated(w http.ResponseWriter, r *http.Request) {
 	g.plain(w, http.StatusUnauthorized, "guard: login required")
 }
 
-func (g *Guard) serveAvatar(w http.ResponseWriter, r *http.Request, l *live, anonymous bool) {
+var (
+	hdrNoStore    = []string{"no-store"}
+	hdrFrameNone  = []string{"frame-ancestors 'none'"}
+	hdrSameOrigin = []string{"same-origin"}
+)
+
+func (g *Guard) serveAvatar(w http.ResponseWriter, r *http.Request, l *live) {
+	// Shared value slices (len == cap, so a handler's Add copies them)
+	// spare an allocation per header and request.
 	h := w.Header()
-	noStore(h)
-	h.Set("Content-Security-Policy", "frame-ancestors 'none'")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Add("Vary", "Cookie")
-	info := &Info{AvatarID: l.avatarID, Anonymous: anonymous, Done: l.done, LogoutPath: g.logoutPath}
-	l.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
+	h["Cache-Control"] = hdrNoStore
+	h["Content-Security-Policy"] = hdrFrameNone
+	h["Referrer-Policy"] = hdrSameOrigin
+	l.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, l.info)))
 }
 
 // session returns the live avatar of r's session, or nil when r has no
 // valid session. status is non-zero when the store could not answer.
 func (g *Guard) session(r *http.Request, secure bool) (l *live, status int) {
-	c, err := r.Cookie(cookieName(secure))
-	if err != nil {
-		return nil, 0
-	}
-	h, ok := parseID(c.Value)
+	h, ok := parseID(sessionCookie(r, secure))
 	if !ok {
 		return nil, 0
 	}
@@ -291,9 +291,9 @@ func (g *Guard) session(r *http.Request, secure bool) (l *live, status int) {
 			g.cfg.Logger.Error("guard: touching a session", "err", err)
 		}
 	}
-	g.mu.Lock()
+	g.mu.RLock()
 	l = g.live[h]
-	g.mu.Unlock()
+	g.mu.RUnlock()
 	if l != nil {
 		return l, 0
 	}
@@ -304,7 +304,7 @@ func (g *Guard) session(r *http.Request, secure bool) (l *live, status int) {
 		g.cfg.Logger.Error("guard: resuming a session", "avatar", s.AvatarID, "err", err)
 		return nil, http.StatusServiceUnavailable
 	}
-	nl, err := newLive(s.AvatarID, avatar, logout, s.Created)
+	nl, err := g.newLive(s.AvatarID, avatar, logout, s.Created, false)
 	if err != nil {
 		g.cfg.Logger.Error("guard: resuming a session", "avatar", s.AvatarID, "err", err)
 		return nil, http.StatusServiceUnavailable
@@ -313,7 +313,7 @@ func (g *Guard) session(r *http.Request, secure bool) (l *live, status int) {
 	return g.adopt(h, nl), 0
 }
 
-func newLive(id string, avatar any, logout func(), created time.Time) (*live, error) {
+func (g *Guard) newLive(id string, avatar any, logout func(), created time.Time, anonymous bool) (*live, error) {
 	h, ok := avatar.(http.Handler)
 	if !ok {
 		if logout != nil {
@@ -321,7 +321,9 @@ func newLive(id string, avatar any, logout func(), created time.Time) (*live, er
 		}
 		return nil, errors.New("guard: the realm's avatar for cred.IHTTPHandler is not an http.Handler")
 	}
-	return &live{avatarID: id, handler: h, logout: logout, created: created, done: make(chan struct{})}, nil
+	l := &live{avatarID: id, handler: h, logout: logout, created: created, done: make(chan struct{})}
+	l.info = &Info{AvatarID: id, Anonymous: anonymous, Done: l.done, LogoutPath: g.logoutPath}
+	return l, nil
 }
 
 // adopt records l for h, unless another request did first (then l is
@@ -394,9 +396,9 @@ func (g *Guard) anonymous(ctx context.Context) *live {
 	if !g.portal.Accepts(cred.KindAnonymous) {
 		return nil
 	}
-	g.mu.Lock()
+	g.mu.RLock()
 	a := g.anon
-	g.mu.Unlock()
+	g.mu.RUnlock()
 	if a != nil {
 		return a
 	}
@@ -407,7 +409,7 @@ func (g *Guard) anonymous(ctx context.Context) *live {
 		}
 		return nil
 	}
-	l, err := newLive(id, avatar, logout, g.cfg.Now())
+	l, err := g.newLive(id, avatar, logout, g.cfg.Now(), true)
 	if err != nil {
 		g.cfg.Logger.Error("guard: anonymous login", "err", err)
 		return nil
@@ -472,6 +474,7 @@ func (g *Guard) Close() error {
 		return nil
 	}
 	g.closed = true
+	g.isDown.Store(true)
 	lives := g.live
 	g.live = nil
 	anon := g.anon
@@ -499,4 +502,26 @@ func (g *Guard) cookie(id string, secure bool, maxAge int) *http.Cookie {
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}
+}
+
+// sessionCookie returns the value of r's session cookie, or "". It
+// scans the Cookie headers itself: net/http's parser would allocate
+// every cookie of the request on every request.
+func sessionCookie(r *http.Request, secure bool) string {
+	name := cookieName(secure)
+	for _, line := range r.Header["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimLeft(part, " \t")
+			if v, ok := strings.CutPrefix(part, name); ok && len(v) > 0 && v[0] == '=' {
+				v = strings.TrimRight(v[1:], " \t")
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v
+			}
+		}
+	}
+	return ""
 }

@@ -92,7 +92,7 @@ func (c *countingChecker) CheckCredentials(ctx context.Context, cr cred.Credenti
 }
 
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	g       *guard.Guard
 	realm   *webRealm
 	checker *countingChecker
@@ -106,7 +106,7 @@ func memoryChecker() cred.KindsChecker {
 
 // newEnv builds a Guard over an in-memory user database. mod may adjust
 // the config.
-func newEnv(t *testing.T, mod func(*guard.Config)) *env {
+func newEnv(t testing.TB, mod func(*guard.Config)) *env {
 	t.Helper()
 	e := &env{t: t, realm: newRealm(), clock: newClock()}
 	e.checker = &countingChecker{KindsChecker: memoryChecker()}

@@ -100,10 +100,8 @@ func (g *Guard) postLogin(w http.ResponseWriter, r *http.Request, secure bool) {
 	}
 	// The old session, if any, ends: a session id is never carried
 	// across a login (no fixation).
-	if c, err := r.Cookie(cookieName(secure)); err == nil {
-		if h, ok := parseID(c.Value); ok {
-			g.end(r.Context(), h)
-		}
+	if h, ok := parseID(sessionCookie(r, secure)); ok {
+		g.end(r.Context(), h)
 	}
 	sid, err := g.startSession(r.Context(), id, l)
 	if err != nil {
@@ -145,7 +143,7 @@ func (g *Guard) login(r *http.Request, user string, pw []byte) (string, *live, e
 	if err != nil {
 		return "", nil, err
 	}
-	l, err := newLive(id, avatar, logout, g.cfg.Now())
+	l, err := g.newLive(id, avatar, logout, g.cfg.Now(), false)
 	if err != nil {
 		return "", nil, err
 	}
@@ -193,10 +191,8 @@ func (g *Guard) serveLogout(w http.ResponseWriter, r *http.Request, secure bool)
 		return
 	}
 	io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, g.cfg.MaxFormBytes))
-	if c, err := r.Cookie(cookieName(secure)); err == nil {
-		if h, ok := parseID(c.Value); ok {
-			g.end(r.Context(), h)
-		}
+	if h, ok := parseID(sessionCookie(r, secure)); ok {
+		g.end(r.Context(), h)
 	}
 	http.SetCookie(w, g.cookie("", secure, -1))
 	noStore(w.Header())
