@@ -207,7 +207,9 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, g.cookie("", secure, -1))
 	}
 	if g.cfg.BasicAuth {
-		if _, _, has := r.BasicAuth(); has || strings.HasPrefix(r.Header.Get("Authorization"), "Basic ") {
+		// Look at the scheme only: over plain HTTP the credentials are
+		// refused without being decoded.
+		if a := r.Header.Get("Authorization"); len(a) > 6 && strings.EqualFold(a[:6], "basic ") {
 			g.serveBasic(w, r)
 			return
 		}
