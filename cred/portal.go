@@ -32,6 +32,10 @@ type KindsChecker interface {
 // mind is the client's own object handed over at login (for Perspective
 // Broker a remote reference to it), or nil. logout is called exactly once
 // by the protocol when the session ends; it may be nil.
+//
+// RequestAvatar gives Perspective Broker avatars (IPerspective). A realm
+// that also serves the web, or other protocols, implements
+// InterfaceRealm as well.
 type Realm interface {
 	RequestAvatar(ctx context.Context, avatarID string, mind any) (avatar any, logout func(), err error)
 }
