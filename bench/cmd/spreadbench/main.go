@@ -51,7 +51,7 @@ type options struct {
 func (o *options) want(name string) bool { return o.match == nil || o.match.MatchString(name) }
 
 // sections in run order.
-var sections = []string{"calls", "logins", "idle", "fanout", "codec"}
+var sections = []string{"calls", "logins", "idle", "fanout", "codec", "web"}
 
 func main() {
 	if len(os.Args) > 1 {
@@ -180,6 +180,8 @@ func runMain(args []string) int {
 			ms = runFanout(ctx, o)
 		case "codec":
 			ms = runCodec(ctx, o)
+		case "web":
+			ms = runWeb(ctx, o)
 		}
 		rep.Measurements = append(rep.Measurements, ms...)
 		logf("spreadbench: %s done in %s", s, time.Since(t0).Round(100*time.Millisecond))

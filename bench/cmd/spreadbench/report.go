@@ -96,6 +96,7 @@ func computeRatios(r *Report) []Ratio {
 				r.med("codec", "spread "+c.name+" "+dir, "mb_per_s")/r.med("codec", "twisted "+c.name+" "+dir, "mb_per_s"), "x", "", 0, "")
 		}
 	}
+	out = append(out, webRatios(r)...)
 	return out
 }
 
@@ -203,6 +204,7 @@ func printReport(w io.Writer, r *Report) {
 				f(m, "wire_bytes", "%.0f"), f(m, "ns_per_op", "%.0f"), f(m, "mb_per_s", "%.1f"), f(m, "allocs_per_op", "%.1f"), f(m, "bytes_per_op", "%.0f"))
 		}
 	}
+	printWeb(w, r)
 	if len(r.Ratios) > 0 {
 		fmt.Fprintln(w, "\n### Ratios and targets (same run)")
 		fmt.Fprintln(w, "\n| figure | value | target | met |")
