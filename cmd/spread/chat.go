@@ -44,17 +44,30 @@ type serveOptions struct {
 	listen  string
 	tlsCert string
 	tlsKey  string
+	limits  pb.Limits
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet, defaultAddr string) {
 	fs.StringVar(&o.listen, "listen", defaultAddr, "listen address, HOST:PORT")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve TLS with this certificate (PEM)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "the TLS certificate's key (PEM)")
+	l := &o.limits
+	fs.IntVar(&l.MaxConns, "max-conns", 0, "most open connections (0: the file limit less 10%, -1: no cap)")
+	fs.IntVar(&l.MaxConnsPerIP, "max-conns-per-ip", 0, "most open connections from one IP address (0: max-conns)")
+	fs.IntVar(&l.MaxUnauthConns, "max-unauth-conns", 0, "most connections not logged in (0: max-conns/4)")
+	fs.IntVar(&l.MaxUnauthConnsPerIP, "max-unauth-conns-per-ip", 0, "most connections not logged in from one IP address (0: 256)")
+	fs.DurationVar(&l.LoginTimeout, "login-timeout", 0, "close connections not logged in after this long (0: 30s, negative: never)")
+	fs.DurationVar(&l.IdleTimeout, "idle-timeout", 0, "close logged-in connections silent for this long (0: never)")
+	fs.DurationVar(&l.MessageTimeout, "message-timeout", 0, "close connections that do not finish a started message within this time (0: 30s)")
 }
 
 // serve runs a PB server until SIGINT or SIGTERM, then shuts down
 // cleanly (every user logs out).
 func (o *serveOptions) serve(log *slog.Logger, cfg *pb.Config, what string) int {
+	if cfg.Limits == nil {
+		lim := o.limits
+		cfg.Limits = &lim
+	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		log.Error("--tls-cert and --tls-key go together")
 		return 2
