@@ -141,11 +141,7 @@ func (b *Broker) idleTimerFired() {
 
 // timedOut closes the connection for a deadline that passed.
 func (b *Broker) timedOut(err *TimeoutError) {
-	if b.server != nil {
-		b.server.logConn("pb: closing connection", b.conn.RemoteAddr(), "reason", err.Error())
-	} else {
-		b.plog().Warn("pb: closing connection", "peer", b.conn.RemoteAddr().String(), "reason", err.Error())
-	}
+	b.logEnd("pb: closing connection", err)
 	b.shutdown(err)
 }
 

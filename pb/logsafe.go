@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -301,9 +302,25 @@ func (b *Broker) flushLogSummary() {
 // out), at most serverLogPer lines per serverLogWindow per server; the
 // others are counted and summarized.
 func (s *Server) logConn(msg string, peer net.Addr, args ...any) {
-	ok, dropped := s.logLim.allow(time.Now(), serverLogPer, serverLogWindow)
+	s.logConnKind(msg, msg, peer, args...)
+}
+
+// logConnKind is logConn with lines of each kind rate-limited apart.
+// There are few kinds: the messages, and error types.
+func (s *Server) logConnKind(kind, msg string, peer net.Addr, args ...any) {
+	s.logMu.Lock()
+	lim := s.logLims[kind]
+	if lim == nil {
+		if s.logLims == nil {
+			s.logLims = make(map[string]*lineLimiter)
+		}
+		lim = &lineLimiter{}
+		s.logLims[kind] = lim
+	}
+	s.logMu.Unlock()
+	ok, dropped := lim.allow(time.Now(), serverLogPer, serverLogWindow)
 	if dropped > 0 {
-		s.cfg.log.Warn("pb: connection log lines suppressed", "suppressed", dropped, "window", serverLogWindow.String())
+		s.cfg.log.Warn("pb: connection log lines suppressed", "kind", msg, "suppressed", dropped, "window", serverLogWindow.String())
 	}
 	if !ok {
 		return
@@ -316,6 +333,17 @@ func (s *Server) logConn(msg string, peer net.Addr, args ...any) {
 }
 
 const (
-	serverLogPer    = 10
+	serverLogPer    = 20
 	serverLogWindow = 10 * time.Second
 )
+
+// logEnd logs why the connection is ending. Not rate-limited per
+// connection (it ends once), but per server: a flood of connections that
+// each end badly costs a bounded number of lines.
+func (b *Broker) logEnd(msg string, err error) {
+	if b.server != nil {
+		b.server.logConnKind(msg+reflect.TypeOf(err).String(), msg, b.conn.RemoteAddr(), "err", err)
+		return
+	}
+	b.cfg.log.Warn(msg, "peer", b.conn.RemoteAddr().String(), "err", err)
+}

@@ -128,7 +128,7 @@ func (b *Broker) badInput(err error) {
 	if !errors.As(err, &pe) && !errors.As(err, &be) {
 		err = protoErr(err, "bad input")
 	}
-	b.cfg.log.Warn("pb: closing connection", "peer", b.conn.RemoteAddr().String(), "err", err) // once per connection: not rate-limited
+	b.logEnd("pb: closing connection", err)
 	b.shutdown(err)
 }
 

@@ -32,7 +32,8 @@ type Server struct {
 	perIP  map[netip.Addr]*ipConns // by remote address
 
 	refused atomic.Int64 // connections closed at once for a cap
-	logLim  lineLimiter  // logConn
+	logMu   sync.Mutex
+	logLims map[string]*lineLimiter // logConnKind, by kind
 }
 
 // ipConns counts one remote address's connections.

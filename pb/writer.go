@@ -102,7 +102,7 @@ func (w *writer) tooMuch(process bool) error {
 	} else {
 		err = protoErr(nil, "peer is not reading: more than %d bytes queued", w.b.cfg.MaxQueuedBytes)
 	}
-	w.b.cfg.log.Warn("pb: disconnecting slow peer", "peer", w.b.conn.RemoteAddr().String(), "err", err)
+	w.b.logEnd("pb: disconnecting slow peer", err)
 	go w.b.shutdown(err)
 	return err
 }
