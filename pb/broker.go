@@ -99,7 +99,7 @@ type Broker struct {
 	idleWatched  bool         // IdleTimeout is on: the reader notes lastInput
 	lastInput    atomic.Int64 // monoNow of the last read
 	idleTimer    atomic.Pointer[time.Timer]
-	loginTimer   *time.Timer
+	loginTimer   atomic.Pointer[time.Timer]
 	loggedIn     atomic.Bool
 	ip           netip.Addr // the peer's address, for the server's counts
 	unauthCount  bool       // counted as not logged in by the server, under server.mu

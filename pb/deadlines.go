@@ -105,7 +105,7 @@ func (b *Broker) startTimers() {
 	lim := &b.cfg.lim
 	if b.cfg.Portal != nil {
 		if lim.LoginTimeout > 0 {
-			b.loginTimer = time.AfterFunc(lim.LoginTimeout, b.loginTimerFired)
+			b.loginTimer.Store(time.AfterFunc(lim.LoginTimeout, b.loginTimerFired))
 		}
 		return
 	}
@@ -153,8 +153,8 @@ func (b *Broker) noteLoggedIn() {
 	if b.server == nil || !b.loggedIn.CompareAndSwap(false, true) {
 		return
 	}
-	if b.loginTimer != nil {
-		b.loginTimer.Stop()
+	if t := b.loginTimer.Load(); t != nil {
+		t.Stop()
 	}
 	b.server.loggedIn(b)
 	b.startIdleTimer()
@@ -162,8 +162,8 @@ func (b *Broker) noteLoggedIn() {
 
 // stopTimers stops every deadline timer (shutdown).
 func (b *Broker) stopTimers() {
-	if b.loginTimer != nil {
-		b.loginTimer.Stop()
+	if t := b.loginTimer.Load(); t != nil {
+		t.Stop()
 	}
 	if t := b.msgTimer.Load(); t != nil {
 		t.Stop()

@@ -191,7 +191,15 @@ func floodPhase(t *testing.T, limit uint64, lim *pb.Limits, wantEMFILE bool) {
 	per := int(limit) / 2
 	start := time.Now()
 	connected, stop := flood(t, addr, 3, per, "127.0.0.11", "127.0.0.12", "127.0.0.13")
-	time.Sleep(300 * time.Millisecond) // let the server work through its backlog
+	// Let the server work through its backlog: until it reaches its file
+	// limit, or (with caps) until it has dealt with every connection.
+	waitFor(t, "the server to take in the flood", func() bool {
+		if wantEMFILE {
+			return rec.count("too many open files") > 0
+		}
+		st := srv.Stats()
+		return st.Open-1+int(st.Refused) >= connected
+	})
 	st := srv.Stats()
 	emfile := rec.count("too many open files")
 	t.Logf("flood: %d connections in %v (file limit %d): server holds %d (%d not logged in), refused %d, %d EMFILE lines logged",
