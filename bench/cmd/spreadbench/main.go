@@ -51,7 +51,7 @@ type options struct {
 func (o *options) want(name string) bool { return o.match == nil || o.match.MatchString(name) }
 
 // sections in run order.
-var sections = []string{"calls", "logins", "idle", "fanout", "codec"}
+var sections = []string{"calls", "logins", "idle", "fanout", "codec", "flood"}
 
 func main() {
 	if len(os.Args) > 1 {
@@ -60,6 +60,8 @@ func main() {
 			os.Exit(serveMain(os.Args[2:]))
 		case "hold":
 			os.Exit(holdMain(os.Args[2:]))
+		case "flood":
+			os.Exit(floodMain(os.Args[2:]))
 		case "run":
 			os.Args = append(os.Args[:1], os.Args[2:]...)
 		}
@@ -180,6 +182,8 @@ func runMain(args []string) int {
 			ms = runFanout(ctx, o)
 		case "codec":
 			ms = runCodec(ctx, o)
+		case "flood":
+			ms = runFlood(ctx, o)
 		}
 		rep.Measurements = append(rep.Measurements, ms...)
 		logf("spreadbench: %s done in %s", s, time.Since(t0).Round(100*time.Millisecond))
