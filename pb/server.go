@@ -182,14 +182,15 @@ func (s *Server) capLocked(ip netip.Addr) (*ipConns, string) {
 		open, unauth = c.open, c.unauth
 	}
 	portal := s.cfg.Portal != nil
+	perIP := ip.IsValid() // not for Unix sockets and the like
 	switch {
 	case over(len(s.conns)+1, lim.MaxConns):
 		return nil, "MaxConns"
-	case over(open+1, lim.MaxConnsPerIP):
+	case perIP && over(open+1, lim.MaxConnsPerIP):
 		return nil, "MaxConnsPerIP"
 	case portal && over(s.unauth+1, lim.MaxUnauthConns):
 		return nil, "MaxUnauthConns"
-	case portal && over(unauth+1, lim.MaxUnauthConnsPerIP):
+	case portal && perIP && over(unauth+1, lim.MaxUnauthConnsPerIP):
 		return nil, "MaxUnauthConnsPerIP"
 	}
 	if c == nil {
