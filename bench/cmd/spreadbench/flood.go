@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gospread/spread/banana"
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/pb"
 )
@@ -72,12 +73,18 @@ func floodMain(args []string) int {
 					time.Sleep(100 * time.Millisecond)
 					continue
 				}
-				// Hold it until the server closes it; the offer is read
-				// and ignored. A refused connection (closed before the
-				// offer) is not reopened: the harness's refusers make the
-				// stream of refused connections. One closed by the login
-				// timeout is.
-				k, _ := io.Copy(io.Discard, c)
+				// Settle the dialect (so that the handshake timeout does
+				// not apply) and hold it until the server closes it. A
+				// refused connection (closed before the offer) is not
+				// reopened: the harness's refusers make the stream of
+				// refused connections. One closed by the login timeout
+				// (30 s) is.
+				var offer [64]byte
+				k, _ := c.Read(offer[:])
+				if k > 0 {
+					c.Write(banana.AppendChoice(nil, banana.DialectPB))
+					io.Copy(io.Discard, c)
+				}
 				c.Close()
 				open.Add(-1)
 				if k == 0 {
@@ -303,10 +310,12 @@ func refusedRun(ctx context.Context, d time.Duration, pid int, addr string) (map
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			src := &net.TCPAddr{IP: net.IPv4(127, 0, 2, byte(1+g))}
-			dl := net.Dialer{LocalAddr: src, Timeout: 5 * time.Second}
 			var buf [64]byte
-			for !stop.Load() && ctx.Err() == nil {
+			for i := 0; !stop.Load() && ctx.Err() == nil; i++ {
+				// Many source addresses: plenty of ports for a stream of
+				// short connections.
+				src := &net.TCPAddr{IP: net.IPv4(127, 0, byte(2+g), byte(1+i%250))}
+				dl := net.Dialer{LocalAddr: src, Timeout: 5 * time.Second}
 				c, err := dl.Dial("tcp", addr)
 				if err != nil {
 					errMu.Lock()
