@@ -15,6 +15,8 @@ import (
 
 	"github.com/gospread/spread/banana"
 	"github.com/gospread/spread/cred"
+	"github.com/gospread/spread/cred/checkers"
+	"github.com/gospread/spread/internal/pypeer"
 	"github.com/gospread/spread/pb"
 )
 
@@ -282,3 +284,49 @@ func TestIdleTimeoutClosesALoggedInConnection(t *testing.T) {
 }
 
 func newLogger(h slog.Handler) *slog.Logger { return slog.New(h) }
+
+// fooAvatar answers login_client.py's foo(n) as Twisted's test server
+// does: ("foo", name, n).
+type fooAvatar struct {
+	pb.Avatar
+	name string
+}
+
+func (a *fooAvatar) PerspectiveFoo(n any) []any { return []any{"foo", a.name, n} }
+
+func TestTwistedClientLogsInOnceTheCapHasRoom(t *testing.T) {
+	realm := cred.RealmFunc(func(_ context.Context, id string, _ any) (any, func(), error) {
+		return &fooAvatar{name: id}, nil, nil
+	})
+	portal := cred.NewPortal(realm, checkers.NewInMemory(map[string]string{"user": string(userPassword)}))
+	srv, addr := serve(t, &pb.Config{Portal: portal, Logger: discard(),
+		Limits: &pb.Limits{MaxUnauthConns: 2, LoginTimeout: -1}})
+	var peers []*rawPeer
+	for i := 0; i < 2; i++ {
+		p := dialRaw(t, addr, 0)
+		p.negotiate()
+		peers = append(peers, p)
+	}
+	twisted := func() pypeer.LoginResult {
+		t.Helper()
+		out, stderr, _ := pypeer.RunClient(t, 30*time.Second, "login_client.py", addr, "user", string(userPassword), "--arg", "7")
+		r, err := pypeer.ParseLoginResult(out)
+		if err != nil {
+			t.Fatalf("%v (stderr %s)", err, stderr)
+		}
+		return r
+	}
+	if r := twisted(); r.OK {
+		t.Fatalf("a Twisted client logged in past the cap: %+v", r)
+	} else if r.Stage != "connect" && r.Stage != "login" {
+		t.Fatalf("refused Twisted client failed at %q: %+v", r.Stage, r)
+	}
+	if st := srv.Stats(); st.Refused != 1 {
+		t.Fatalf("stats %+v, want 1 refused", st)
+	}
+	peers[0].conn.Close()
+	waitFor(t, "the closed connection to be forgotten", func() bool { return srv.Stats().NotLoggedIn == 1 })
+	if r := twisted(); !r.OK || r.Repr != "['foo', 'user', 7]" {
+		t.Fatalf("Twisted login within the caps: %+v", r)
+	}
+}
