@@ -150,8 +150,8 @@ func (s *Server) serveConn(conn net.Conn) *Broker {
 	c, what := s.capLocked(ip)
 	if what != "" {
 		s.mu.Unlock()
-		conn.Close()
 		s.refused.Add(1)
+		conn.Close()
 		s.logConn("pb: connection refused", conn.RemoteAddr(), "cap", what)
 		return nil
 	}
