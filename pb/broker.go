@@ -3,7 +3,6 @@ package pb
 import (
 	"context"
 	"crypto/tls"
-	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -103,8 +102,7 @@ type Broker struct {
 	loggedIn     atomic.Bool
 	ip           netip.Addr // the peer's address, for the server's counts
 	unauthCount  bool       // counted as not logged in by the server, under server.mu
-	logger       atomic.Pointer[slog.Logger]
-	logLim       lineLimiter
+	logger       atomic.Pointer[connLog] // made when first used (plog)
 }
 
 func newBroker(conn net.Conn, cfg *settings, isServer bool, srv *Server) *Broker {

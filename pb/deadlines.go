@@ -84,6 +84,9 @@ func (b *Broker) messageTimerFired() {
 	d := b.cfg.lim.MessageTimeout
 	since := b.partialSince.Load()
 	if since == 0 {
+		// Nothing unfinished: drop the timer, so that an idle connection
+		// keeps none (armMessageTimer makes a new one).
+		b.msgTimer.Store(nil)
 		b.msgArmed.Store(false)
 		if b.partialSince.Load() != 0 {
 			b.armMessageTimer() // a message began meanwhile
@@ -141,6 +144,9 @@ func (b *Broker) idleTimerFired() {
 
 // timedOut closes the connection for a deadline that passed.
 func (b *Broker) timedOut(err *TimeoutError) {
+	if b.ctx.Err() != nil {
+		return // closed meanwhile
+	}
 	b.logEnd("pb: closing connection", err)
 	b.shutdown(err)
 }
@@ -153,8 +159,8 @@ func (b *Broker) noteLoggedIn() {
 	if b.server == nil || !b.loggedIn.CompareAndSwap(false, true) {
 		return
 	}
-	if t := b.loginTimer.Load(); t != nil {
-		t.Stop()
+	if t := b.loginTimer.Swap(nil); t != nil {
+		t.Stop() // and dropped: an idle logged-in connection keeps no timer
 	}
 	b.server.loggedIn(b)
 	b.startIdleTimer()

@@ -239,18 +239,24 @@ func (l *lineLimiter) takeSuppressed() int {
 	return n
 }
 
+// connLog is a connection's logger and its rate limit.
+type connLog struct {
+	log *slog.Logger
+	lim lineLimiter
+}
+
 // rateHandler is a connection's log handler: safeHandler's lines, at
 // most Limits.LogLinesPerMinute of them a minute.
 type rateHandler struct {
-	h    slog.Handler // the settings' safeHandler
-	b    *Broker
-	attr []slog.Attr
+	h   slog.Handler // the settings' safeHandler
+	b   *Broker
+	lim *lineLimiter
 }
 
 func (r *rateHandler) Enabled(ctx context.Context, l slog.Level) bool { return r.h.Enabled(ctx, l) }
 
 func (r *rateHandler) Handle(ctx context.Context, rec slog.Record) error {
-	ok, dropped := r.b.logLim.allow(rec.Time, r.b.cfg.lim.LogLinesPerMinute, time.Minute)
+	ok, dropped := r.lim.allow(rec.Time, r.b.cfg.lim.LogLinesPerMinute, time.Minute)
 	if dropped > 0 {
 		r.b.logSuppressed(dropped)
 	}
@@ -261,24 +267,25 @@ func (r *rateHandler) Handle(ctx context.Context, rec slog.Record) error {
 }
 
 func (r *rateHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &rateHandler{h: r.h.WithAttrs(as), b: r.b}
+	return &rateHandler{h: r.h.WithAttrs(as), b: r.b, lim: r.lim}
 }
 
 func (r *rateHandler) WithGroup(name string) slog.Handler {
-	return &rateHandler{h: r.h.WithGroup(name), b: r.b}
+	return &rateHandler{h: r.h.WithGroup(name), b: r.b, lim: r.lim}
 }
 
 // plog returns the connection's rate-limited logger. It is made when
 // first used: most connections never log.
 func (b *Broker) plog() *slog.Logger {
 	if l := b.logger.Load(); l != nil {
-		return l
+		return l.log
 	}
-	l := slog.New(&rateHandler{h: b.cfg.log.Handler(), b: b})
+	l := &connLog{}
+	l.log = slog.New(&rateHandler{h: b.cfg.log.Handler(), b: b, lim: &l.lim})
 	if b.logger.CompareAndSwap(nil, l) {
-		return l
+		return l.log
 	}
-	return b.logger.Load()
+	return b.logger.Load().log
 }
 
 // logSuppressed writes the summary of n lines the connection did not
@@ -290,10 +297,11 @@ func (b *Broker) logSuppressed(n int) {
 // flushLogSummary reports the lines suppressed since the last summary
 // (shutdown).
 func (b *Broker) flushLogSummary() {
-	if b.logger.Load() == nil {
+	l := b.logger.Load()
+	if l == nil {
 		return
 	}
-	if n := b.logLim.takeSuppressed(); n > 0 {
+	if n := l.lim.takeSuppressed(); n > 0 {
 		b.logSuppressed(n)
 	}
 }
