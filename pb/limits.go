@@ -57,7 +57,7 @@ type Limits struct {
 	// ProcessInputBytes caps the bytes of unfinished messages buffered by
 	// all brokers of the process (one connection's are capped by
 	// banana's MaxExprBytes). When a read would pass it, a connection
-	// that holds more than 64 KiB of unfinished message is closed.
+	// that holds more than 16 KiB of unfinished message is closed.
 	// Default 256 MiB.
 	ProcessInputBytes int64
 	// ProcessQueuedBytes caps the output waiting for peers to read it,
@@ -85,7 +85,7 @@ type Limits struct {
 
 // Sizes below which the process budgets do not count (see Limits).
 const (
-	inputFloor     = 64 << 10 // an input-budget overrun closes connections holding more
+	inputFloor     = 16 << 10 // an input-budget overrun closes connections holding more
 	queuedFree     = 64 << 10 // each connection's first queued bytes are not counted
 	callBytesFloor = 1 << 10  // calls smaller than this are not counted in bytes
 )
