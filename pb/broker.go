@@ -100,8 +100,8 @@ type Broker struct {
 	idleTimer    atomic.Pointer[time.Timer]
 	loginTimer   atomic.Pointer[time.Timer]
 	loggedIn     atomic.Bool
-	ip           netip.Addr // the peer's address, for the server's counts
-	unauthCount  bool       // counted as not logged in by the server, under server.mu
+	ip           netip.Addr              // the peer's address, for the server's counts
+	unauthCount  bool                    // counted as not logged in by the server, under server.mu
 	logger       atomic.Pointer[connLog] // made when first used (plog)
 }
 
