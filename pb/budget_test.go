@@ -266,3 +266,31 @@ func TestBadMessagesProduceBoundedLogs(t *testing.T) {
 		t.Fatalf("%d bytes of logs for one peer's bad messages", n)
 	}
 }
+
+func TestQueuedOutputProcessBudget(t *testing.T) {
+	rec := &logRecorder{}
+	cfg := echo.Config()
+	cfg.Root = func(*pb.Broker) any { return &hostileRoot{Root: echo.NewRoot()} }
+	cfg.Logger = slog.New(rec)
+	cfg.MaxQueuedBytes = 64 << 20 // the connection's own cap is far
+	cfg.Limits = &pb.Limits{ProcessQueuedBytes: 4 << 20}
+	srv, addr := serve(t, cfg)
+	good := dial(t, addr, echo.ClientConfig())
+	p := dialRaw(t, addr, 4096)
+	p.negotiate()
+	var buf []byte
+	var err error
+	for req := int64(1); req <= 20; req++ { // 12 MB of answers, never read
+		if buf, err = p.enc.Append(buf, message(req, "root", "big", 1, int64(600000))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.write(buf)
+	waitFor(t, "the slow peer to be disconnected for the process budget", func() bool {
+		return rec.count("budget for queued output exhausted") > 0 && srv.Connections() == 1
+	})
+	waitFor(t, "the queued-output budget to be given back", func() bool { _, q, _ := pb.BudgetUse(); return q == 0 })
+	if v, err := good.Root().CallRemote(ctxT(t), "echo", "still here"); err != nil || v != "still here" {
+		t.Fatalf("the good client: %v, %v", v, err)
+	}
+}
