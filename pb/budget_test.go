@@ -70,7 +70,7 @@ func TestHalfSentMessagesStayWithinTheBudgetAndAreCutOff(t *testing.T) {
 		conns   = 300
 		partial = 1 << 20 // of a 3.75 MiB string
 		budget  = 32 << 20
-		timeout = 1500 * time.Millisecond
+		timeout = 3 * time.Second
 	)
 	rec := &logRecorder{}
 	cfg := echo.Config()

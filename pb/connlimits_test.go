@@ -255,7 +255,7 @@ func TestLoginTimeoutClosesANegotiatedIdleConnection(t *testing.T) {
 }
 
 func TestIdleTimeoutClosesALoggedInConnection(t *testing.T) {
-	const idle = 300 * time.Millisecond
+	const idle = 800 * time.Millisecond
 	_, addr := serve(t, &pb.Config{Portal: userPortal(), Logger: discard(),
 		Limits: &pb.Limits{IdleTimeout: idle}})
 	ctx := ctxT(t)
@@ -265,8 +265,8 @@ func TestIdleTimeoutClosesALoggedInConnection(t *testing.T) {
 	}
 	defer b.Close()
 	// Calls more often than the timeout keep it open.
-	for i := 0; i < 6; i++ {
-		time.Sleep(idle / 3)
+	for i := 0; i < 5; i++ {
+		time.Sleep(idle / 4)
 		if _, err := a.CallRemote(ctx, "whoami"); err != nil {
 			t.Fatalf("call %d on a connection in use: %v", i, err)
 		}
