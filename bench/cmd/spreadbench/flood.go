@@ -106,17 +106,22 @@ func floodMain(args []string) int {
 }
 
 func runFlood(ctx context.Context, o *options) []*Measurement {
-	users, perFlooder, flooders := 1000, 4000, 2
+	users, perFlooder, flooders := o.floodUsers, 4000, 2
 	unauthCap := 0 // the default: a quarter of the file limit less 10%
 	if o.quick {
-		users, perFlooder, unauthCap = 100, 400, 500
+		perFlooder, unauthCap = 400, 500
 	}
 	mUsers := &Measurement{Section: "flood", Name: "spread logged-in users under a connection flood",
 		Params: map[string]any{"users": users, "rate_per_user": floodRate, "flood_conns": flooders * perFlooder,
 			"flood_sources": floodSources, "desc": "Go clients, each calling foo 10 times a second, while flooder processes hold the server at its cap on connections not logged in and reopen refused ones"}}
+	mBase := &Measurement{Section: "flood", Name: "spread logged-in users, no flood (baseline)",
+		Params: map[string]any{"users": users, "rate_per_user": floodRate, "desc": "the same users and calls before the flood starts"}}
 	mCPU := &Measurement{Section: "flood", Name: "spread server CPU per refused connection",
 		Params: map[string]any{"refusers": floodRefusers, "desc": "new connections while the cap on connections not logged in is full, from the harness, as fast as they are refused"}}
 	var out []*Measurement
+	if o.want(mBase.Name) {
+		out = append(out, mBase)
+	}
 	if o.want(mUsers.Name) {
 		out = append(out, mUsers)
 	}
@@ -160,6 +165,24 @@ func runFlood(ctx context.Context, o *options) []*Measurement {
 			return fail(fmt.Errorf("login %d: %w", i, err))
 		}
 		refs = append(refs, a)
+	}
+
+	if o.want(mBase.Name) {
+		for r := -1; r < o.runs && ctx.Err() == nil; r++ {
+			d := o.duration
+			if r < 0 {
+				d = o.warmup
+			}
+			res, err := pacedRun(ctx, d, srv.Pid(), refs)
+			if err != nil {
+				return fail(err)
+			}
+			if r >= 0 {
+				mBase.Runs = append(mBase.Runs, res)
+				logf("flood: baseline run %d: %.0f of %d users kept %d calls/s; p50 %.0f µs, p99 %.0f µs; server CPU %.1f%%",
+					r, res["users_at_rate"], users, floodRate, res["p50_us"], res["p99_us"], res["server_cpu_pct"])
+			}
+		}
 	}
 
 	var fl []*proc

@@ -39,6 +39,7 @@ type options struct {
 	idleConns        int
 	perHolder        int
 	fanoutMembers    int
+	floodUsers       int
 	loginConns       int
 	payload          string
 	timeout          time.Duration
@@ -86,6 +87,7 @@ func runMain(args []string) int {
 	fs.IntVar(&o.idleConns, "idle-conns", 10000, "idle logged-in connections")
 	fs.IntVar(&o.perHolder, "per-holder", 2000, "connections per holder process")
 	fs.IntVar(&o.fanoutMembers, "fanout-members", 1000, "chat group members")
+	fs.IntVar(&o.floodUsers, "flood-users", 1000, "logged-in users calling during the connection flood")
 	fs.IntVar(&o.loginConns, "login-conns", 4, "connections logging in concurrently")
 	fs.StringVar(&o.payload, "payload", "spread bench payload 0123456789", "the echoed string")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "abort the whole run after this long")
@@ -110,6 +112,9 @@ func runMain(args []string) int {
 		}
 		if !set["fanout-members"] {
 			o.fanoutMembers = 50
+		}
+		if !set["flood-users"] {
+			o.floodUsers = 100
 		}
 	}
 	if o.runs < 3 {
