@@ -127,17 +127,17 @@ func (s *Server) ListenAndServe(addr string) error {
 // returns its broker at once. A connection over one of the caps of
 // Limits is closed at once; its broker has ended with a *ConnLimitError.
 func (s *Server) ServeConn(conn net.Conn) *Broker {
-	if b := s.serveConn(conn); b != nil {
-		return b
+	b, what := s.serveConn(conn)
+	if b == nil {
+		b = newBroker(conn, s.cfg, true, nil)
+		b.shutdown(&ConnLimitError{Cap: what})
 	}
-	b := newBroker(conn, s.cfg, true, nil)
-	b.shutdown(&ConnLimitError{Cap: "a connection cap"})
 	return b
 }
 
-// serveConn serves conn, or closes it and returns nil when the server
-// is closed or a cap of Limits is reached.
-func (s *Server) serveConn(conn net.Conn) *Broker {
+// serveConn serves conn, or closes it and returns nil and the name of
+// the cap of Limits it would pass.
+func (s *Server) serveConn(conn net.Conn) (*Broker, string) {
 	ip := remoteIP(conn)
 	s.mu.Lock()
 	if s.closed {
@@ -145,7 +145,7 @@ func (s *Server) serveConn(conn net.Conn) *Broker {
 		conn.Close()
 		b := newBroker(conn, s.cfg, true, nil)
 		b.shutdown(ErrServerClosed)
-		return b
+		return b, ""
 	}
 	c, what := s.capLocked(ip)
 	if what != "" {
@@ -153,7 +153,7 @@ func (s *Server) serveConn(conn net.Conn) *Broker {
 		s.refused.Add(1)
 		conn.Close()
 		s.logConn("pb: connection refused", conn.RemoteAddr(), "cap", what)
-		return nil
+		return nil, what
 	}
 	b := newBroker(conn, s.cfg, true, s)
 	b.ip = ip
@@ -168,7 +168,7 @@ func (s *Server) serveConn(conn net.Conn) *Broker {
 	s.mu.Unlock()
 	b.startTimers()
 	b.start()
-	return b
+	return b, ""
 }
 
 // capLocked returns the counts of address ip, or the name of the cap of
