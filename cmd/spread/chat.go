@@ -71,7 +71,7 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		log.Info("chat: anonymous users admitted")
 	}
 	throttle := cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: *failures})
-	srv := pb.NewServer(&pb.Config{Portal: portal, Logger: log, Throttle: throttle})
+	srv := pb.NewServer(&pb.Config{Portal: portal, Logger: log, Throttle: throttle, Limits: o.pbLimits()})
 	return serve(ctx, log, "chat", o.pbEndpoint(srv, tlsConfig))
 }
 

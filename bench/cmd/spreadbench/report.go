@@ -138,7 +138,7 @@ func printReport(w io.Writer, r *Report) {
 		r.Meta["runs"], r.Meta["duration_s"], r.Meta["warmup_s"])
 	fmt.Fprintln(w, "\nMedians over the runs; ±x% is half the range (max-min)/2 relative to the median.")
 
-	var calls, logins, idle, fan, codec []*Measurement
+	var calls, logins, idle, fan, codec, flood []*Measurement
 	var errs []*Measurement
 	for _, m := range r.Measurements {
 		if m.Error != "" {
@@ -155,6 +155,8 @@ func printReport(w io.Writer, r *Report) {
 			fan = append(fan, m)
 		case "codec":
 			codec = append(codec, m)
+		case "flood":
+			flood = append(flood, m)
 		}
 	}
 	if len(calls) > 0 {
@@ -205,6 +207,7 @@ func printReport(w io.Writer, r *Report) {
 		}
 	}
 	printWeb(w, r)
+	printFlood(w, flood)
 	if len(r.Ratios) > 0 {
 		fmt.Fprintln(w, "\n### Ratios and targets (same run)")
 		fmt.Fprintln(w, "\n| figure | value | target | met |")

@@ -88,6 +88,7 @@ func serveMain(args []string) int {
 	db := fs.String("db", "", "django: SQLite file (created with one user, bench/benchpass)")
 	readOnly := fs.Bool("readonly", false, "django: Store.ReadOnly (no last_login write)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	maxUnauth := fs.Int("max-unauth-conns", 0, "login: pb.Limits.MaxUnauthConns (0: the default)")
 	memprofile := fs.String("memprofile", "", "on SIGUSR1, write a heap profile to this file and goroutine stacks to FILE.goroutines")
 	fs.Parse(args)
 
@@ -124,7 +125,7 @@ func serveMain(args []string) int {
 		serve = func() error { return srv.Serve(ln) }
 	case "login":
 		portal := cred.NewPortal(benchRealm, checkers.NewInMemory(benchUsers(*users)))
-		srv := pb.NewServer(&pb.Config{Portal: portal, Logger: quiet})
+		srv := pb.NewServer(&pb.Config{Portal: portal, Logger: quiet, Limits: &pb.Limits{MaxUnauthConns: *maxUnauth}})
 		serve = func() error { return srv.Serve(ln) }
 	case "django":
 		if *db == "" {
