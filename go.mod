@@ -3,6 +3,7 @@ module github.com/gospread/spread
 go 1.25.0
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/jackc/pgx/v5 v5.12.0
 	golang.org/x/crypto v0.55.0
 	golang.org/x/term v0.45.0
