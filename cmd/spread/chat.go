@@ -86,7 +86,7 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	srv := pb.NewServer(&pb.Config{Portal: portal, Logger: log, Throttle: throttle, Limits: o.pbLimits()})
 	eps := []endpoint{o.pbEndpoint(srv, tlsConfig)}
 	if webf.addr != "" {
-		ep, closeWeb, err := webf.endpoint(ctx, portal, throttle, tlsConfig, log)
+		ep, closeWeb, err := webf.endpoint(ctx, portal, throttle, db.store, tlsConfig, log)
 		if err != nil {
 			log.Error("chat: web", "err", err)
 			return 1

@@ -13,6 +13,7 @@ import (
 	"github.com/gospread/spread/chat"
 	"github.com/gospread/spread/chat/web"
 	"github.com/gospread/spread/cred"
+	"github.com/gospread/spread/cred/django/djangostore"
 	"github.com/gospread/spread/guard"
 )
 
@@ -79,8 +80,13 @@ func (f *chatWebFlags) realm(server *chat.Server, log *slog.Logger) (*chat.Realm
 
 // endpoint returns the browser chat's HTTP endpoint behind a guard on
 // portal, and what closes it after serving.
-func (f *chatWebFlags) endpoint(ctx context.Context, portal *cred.Portal, throttle *cred.Throttle, t *tls.Config, log *slog.Logger) (endpoint, func(), error) {
+// A Django user store, when given, is the guard's Stamper: a changed
+// password or a deactivated user ends that user's web sessions.
+func (f *chatWebFlags) endpoint(ctx context.Context, portal *cred.Portal, throttle *cred.Throttle, users *djangostore.Store, t *tls.Config, log *slog.Logger) (endpoint, func(), error) {
 	cfg := &guard.Config{Throttle: throttle, InsecureLoopbackHTTP: f.insecureLoopback, Logger: log}
+	if users != nil {
+		cfg.Stamper = users
+	}
 	var store *guard.SQLStore
 	if f.sessions != "" {
 		octx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -57,16 +58,7 @@ func TestChatServeHTTPS(t *testing.T) {
 	sum := sha256.Sum256(der)
 	srv := startServe(t, context.Background(), "chat", "serve", "--listen", "127.0.0.1:0", "--demo",
 		"--tls-cert", certFile, "--tls-key", keyFile, "--http", "127.0.0.1:0", "--sessions", "sqlite:"+dir+"/sessions.db")
-	var httpAddr string
-	deadline := time.Now().Add(10 * time.Second)
-	for httpAddr == "" {
-		if m := servingHTTPRE.FindStringSubmatch(srv.stderr.String()); m != nil {
-			httpAddr = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no HTTP address:\n%s", srv.stderr)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	httpAddr := waitHTTPAddr(t, srv)
 	base := "https://" + httpAddr
 	tlsc, err := pb.ClientTLSPinned(hex.EncodeToString(sum[:]))
 	if err != nil {
@@ -197,16 +189,7 @@ func TestChatServeHTTPS(t *testing.T) {
 func TestChatServeHTTPInsecureLoopback(t *testing.T) {
 	srv := startServe(t, context.Background(), "chat", "serve", "--listen", "127.0.0.1:0", "--demo",
 		"--http", "127.0.0.1:0", "--http-insecure-loopback")
-	var httpAddr string
-	deadline := time.Now().Add(10 * time.Second)
-	for httpAddr == "" {
-		if m := servingHTTPRE.FindStringSubmatch(srv.stderr.String()); m != nil {
-			httpAddr = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no HTTP address:\n%s", srv.stderr)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	httpAddr := waitHTTPAddr(t, srv)
 	req, _ := http.NewRequest("GET", "http://"+httpAddr+"/login", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -215,5 +198,80 @@ func TestChatServeHTTPInsecureLoopback(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /login over loopback HTTP: %s", resp.Status)
+	}
+}
+
+// With users in a Django database, a password changed with spread users
+// passwd ends that user's web sessions, and their sockets.
+func TestChatServeHTTPPasswordChangeEndsSession(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "users.sqlite3")
+	password := "dora's first"
+	t.Setenv("SPREAD_PASSWORD", password)
+	spread(t, "", "users", "add", "--db", dsn, "dora").expect(t, "add", 0, "", "dora done")
+	srv := startServe(t, context.Background(), "chat", "serve", "--listen", "127.0.0.1:0", "--db", dsn,
+		"--http", "127.0.0.1:0", "--http-insecure-loopback")
+	base := "http://" + waitHTTPAddr(t, srv)
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	form := url.Values{"username": {"dora"}, "password": {password}}
+	req, _ := http.NewRequest("POST", base+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %s", resp.Status)
+	}
+	u, _ := url.Parse(base)
+	var cookie string
+	for _, c := range jar.Cookies(u) {
+		cookie = c.Name + "=" + c.Value
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+u.Host+"/ws", &websocket.DialOptions{
+		HTTPHeader: http.Header{"Cookie": {cookie}, "Origin": {base}}})
+	if err != nil {
+		t.Fatalf("WebSocket: %v", err)
+	}
+	defer ws.CloseNow()
+
+	t.Setenv("SPREAD_PASSWORD", "dora's second")
+	spread(t, "", "users", "passwd", "--db", dsn, "dora").expect(t, "passwd", 0, "", "dora done")
+	// The session's next request finds the stamp changed.
+	resp, err = hc.Get(base + "/keepalive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a request after the password change: %s, want 401", resp.Status)
+	}
+	for {
+		_, _, err := ws.Read(ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) != 4001 {
+				t.Errorf("the socket after the password change: %v", err)
+			}
+			break
+		}
+	}
+}
+
+func waitHTTPAddr(t *testing.T, srv *server) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := servingHTTPRE.FindStringSubmatch(srv.stderr.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no HTTP address:\n%s", srv.stderr)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
