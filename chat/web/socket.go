@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
@@ -110,6 +111,7 @@ func (a *avatar) serveSocket(w http.ResponseWriter, r *http.Request) {
 		defer close(wrote)
 		s.writeLoop(ctx)
 	}()
+	go s.pingLoop(ctx)
 	s.send(outFrame{Type: "hello", User: s.name})
 	s.readLoop(ctx)
 	s.kill(websocket.StatusNormalClosure, "")
@@ -195,6 +197,27 @@ func (s *socket) writeLoop(ctx context.Context) {
 			cancel()
 			if err != nil {
 				s.kill(websocket.StatusGoingAway, "write failed")
+				return
+			}
+		}
+	}
+}
+
+// pingLoop pings the browser every PingInterval; a browser that does
+// not answer within WriteTimeout is gone.
+func (s *socket) pingLoop(ctx context.Context) {
+	t := time.NewTicker(s.chat.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, s.chat.cfg.WriteTimeout)
+			err := s.ws.Ping(pctx)
+			cancel()
+			if err != nil {
+				s.kill(websocket.StatusGoingAway, "no answer to ping")
 				return
 			}
 		}

@@ -35,8 +35,14 @@ type Config struct {
 	// its socket is closed. Default 256.
 	SendQueue int
 
-	// WriteTimeout bounds the writing of one frame. Default 10 s.
+	// WriteTimeout bounds the writing of one frame, and the wait for
+	// the answer to a ping. Default 10 s.
 	WriteTimeout time.Duration
+
+	// PingInterval is how often an idle socket is pinged, so that a
+	// browser that went away without closing it (a lost network) is
+	// noticed and leaves its group. Default 30 s.
+	PingInterval time.Duration
 
 	// MembersInterval is how often the member lists of the groups that
 	// browsers are in are compared, to show members of other transports
@@ -53,6 +59,7 @@ const (
 	DefaultMaxMessageBytes = 4 << 10
 	DefaultSendQueue       = 256
 	DefaultWriteTimeout    = 10 * time.Second
+	DefaultPingInterval    = 30 * time.Second
 	DefaultMembersInterval = time.Second
 	// MaxGroupNameBytes limits a group's name.
 	MaxGroupNameBytes = 256
@@ -71,7 +78,7 @@ func (c *Config) withDefaults() (Config, error) {
 		out = *c
 		out.TrustedOrigins = append([]string(nil), c.TrustedOrigins...)
 	}
-	if out.MaxMessageBytes < 0 || out.MaxFrameBytes < 0 || out.SendQueue < 0 || out.WriteTimeout < 0 || out.MembersInterval < 0 {
+	if out.MaxMessageBytes < 0 || out.MaxFrameBytes < 0 || out.SendQueue < 0 || out.WriteTimeout < 0 || out.PingInterval < 0 || out.MembersInterval < 0 {
 		return out, &ConfigError{Field: "a limit or duration", Reason: "must not be negative"}
 	}
 	for i, o := range out.TrustedOrigins {
@@ -92,6 +99,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.WriteTimeout == 0 {
 		out.WriteTimeout = DefaultWriteTimeout
+	}
+	if out.PingInterval == 0 {
+		out.PingInterval = DefaultPingInterval
 	}
 	if out.MembersInterval == 0 {
 		out.MembersInterval = DefaultMembersInterval

@@ -343,3 +343,36 @@ func TestSlowBrowserIsDisconnected(t *testing.T) {
 		t.Errorf("close status %v, want policy violation", st)
 	}
 }
+
+func TestUnansweredPingsEndSocket(t *testing.T) {
+	s := newSite(t, siteOptions{webConfig: &web.Config{PingInterval: 50 * time.Millisecond, WriteTimeout: 300 * time.Millisecond, Logger: quietLogger()}})
+	_, gone := s.loggedIn(t, "alice", alicePassword)
+	_, alive := s.loggedIn(t, "bob", bobPassword)
+	for _, ws := range []*websocket.Conn{gone, alive} {
+		write(t, ws, join{"join", "#ping", true})
+		readUntil(t, ws, "joined", nil)
+	}
+	// bob's client keeps reading, so it answers pings; alice's reads
+	// no more, as a browser whose network went away.
+	go func() {
+		for {
+			if _, _, err := alive.Read(t.Context()); err != nil {
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	deadline := time.Now().Add(10 * time.Second)
+	g := s.Chat.Group("#ping")
+	for slices.Contains(g.Members(), "alice") {
+		if time.Now().After(deadline) {
+			t.Fatal("a socket that answers no ping stayed in its group")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("alice left after %v", time.Since(start))
+	time.Sleep(200 * time.Millisecond) // a few more pings for bob
+	if !slices.Equal(g.Members(), []string{"bob"}) {
+		t.Errorf("members %v, want bob, who answers pings", g.Members())
+	}
+}
