@@ -183,6 +183,19 @@ func TestChatServeHTTPS(t *testing.T) {
 	if code := srv.wait(t); code != 0 {
 		t.Fatalf("chat serve exited %d:\n%s", code, srv.stderr)
 	}
+
+	// The session is in SQLite: it survives a restart.
+	srv = startServe(t, context.Background(), "chat", "serve", "--listen", "127.0.0.1:0", "--demo",
+		"--tls-cert", certFile, "--tls-key", keyFile, "--http", "127.0.0.1:0", "--sessions", "sqlite:"+dir+"/sessions.db")
+	resp, err = hc.Get("https://" + waitHTTPAddr(t, srv) + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `<strong id="user">alice</strong>`) {
+		t.Errorf("the chat page after a restart: %s\n%s", resp.Status, page)
+	}
 }
 
 // Plain HTTP on loopback, only with --http-insecure-loopback.
