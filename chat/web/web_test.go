@@ -376,3 +376,52 @@ func TestUnansweredPingsEndSocket(t *testing.T) {
 		t.Errorf("members %v, want bob, who answers pings", g.Members())
 	}
 }
+
+// The page's keepalive requests count as activity for the guard's idle
+// timeout; without them the session ends and so does the socket.
+func TestKeepaliveKeepsSessionAndSocket(t *testing.T) {
+	s := newSite(t, siteOptions{})
+	c, ws := s.loggedIn(t, "alice", alicePassword)
+	for range 3 { // 60 minutes in all, a request every 20
+		s.advance(20 * time.Minute)
+		resp, err := c.Get(s.URL + "/keepalive")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("keepalive: %s", resp.Status)
+		}
+		s.Guard.Sweep(t.Context())
+	}
+	write(t, ws, join{"join", "#awake", true})
+	if f := readUntil(t, ws, "joined", nil); f.Group != "#awake" {
+		t.Fatalf("after an hour of keepalives: %+v", f)
+	}
+	s.advance(guardIdle)
+	s.Guard.Sweep(t.Context())
+	if st := closeStatus(t, ws); st != 4001 {
+		t.Errorf("close status %d after the idle timeout, want 4001", st)
+	}
+}
+
+func TestOversizedFrameClosesSocket(t *testing.T) {
+	s := newSite(t, siteOptions{webConfig: &web.Config{MaxMessageBytes: 100, Logger: quietLogger()}})
+	_, ws := s.loggedIn(t, "alice", alicePassword)
+	_, other := s.loggedIn(t, "bob", bobPassword)
+	write(t, ws, join{"join", "#big", true})
+	readUntil(t, ws, "joined", nil)
+	write(t, other, join{"join", "#big", true})
+	readUntil(t, other, "joined", nil)
+	write(t, ws, send{"send", strings.Repeat("x", 100+web.MaxGroupNameBytes+2<<10)})
+	if st := closeStatus(t, ws); st != websocket.StatusMessageTooBig {
+		t.Errorf("close status %v, want 1009", st)
+	}
+	if f := readUntil(t, other, "members", nil); !slices.Equal(f.Members, []string{"bob"}) {
+		t.Errorf("bob's list after alice's socket closed: %v", f.Members)
+	}
+	write(t, other, send{"send", "still here"})
+	if f := readUntil(t, other, "line", nil); f.Text != "<bob> says: still here" {
+		t.Errorf("bob: %+v", f)
+	}
+}
