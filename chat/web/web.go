@@ -167,6 +167,7 @@ type pageData struct {
 	User       string
 	Anonymous  bool
 	LogoutPath string
+	LoginPath  string
 }
 
 func (a *avatar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -209,7 +210,9 @@ func (a *avatar) servePage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "chat/web: the chat is served behind a guard", http.StatusInternalServerError)
 		return
 	}
-	d := pageData{User: a.id, Anonymous: info.Anonymous, LogoutPath: info.LogoutPath}
+	d := pageData{User: a.id, Anonymous: info.Anonymous, LogoutPath: info.LogoutPath,
+		// The guard's paths share their prefix.
+		LoginPath: strings.TrimSuffix(info.LogoutPath, "/logout") + "/login"}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, d); err != nil {
 		a.chat.cfg.Logger.Error("chat/web: page template", "err", err)

@@ -321,6 +321,15 @@ func TestAnonymousVisitorsAreGuests(t *testing.T) {
 	if names[0] == names[1] || !strings.HasPrefix(names[0], "guest-") || !strings.HasPrefix(names[1], "guest-") {
 		t.Errorf("anonymous names %v", names)
 	}
+	resp, err := s.browser(t).Get(s.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `href="/login" id="login"`) || strings.Contains(string(page), `id="logout"`) {
+		t.Errorf("a guest's page: %s\n%s", resp.Status, page)
+	}
 }
 
 func TestSlowBrowserIsDisconnected(t *testing.T) {

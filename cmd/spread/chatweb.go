@@ -99,6 +99,9 @@ func (f *chatWebFlags) endpoint(ctx context.Context, portal *cred.Portal, thrott
 		cfg.Store = s
 		log.Info("chat: web sessions in SQL")
 	}
+	if f.insecureLoopback {
+		log.Warn("chat: the web chat is served over plain HTTP, to loopback clients only: for development")
+	}
 	g, err := guard.New(portal, cfg)
 	if err != nil {
 		if store != nil {

@@ -45,6 +45,7 @@
       switch (f.type) {
         case "hello":
           me = f.user;
+          status.textContent = "Connected as " + me + ". Join a group.";
           break;
         case "joined":
           clearError();
