@@ -54,5 +54,5 @@
 // Member lists follow joins and leaves of browser members at once, and
 // of members on other transports (PB) within Config.MembersInterval.
 //
-// This package imports chat, guard and cred.
+// This package imports chat and guard (and github.com/coder/websocket).
 package web
