@@ -33,6 +33,7 @@ var (
 type site struct {
 	URL    string
 	Chat   *chat.Server
+	Web    *web.Chat
 	Portal *cred.Portal
 	Guard  *guard.Guard
 
@@ -59,6 +60,7 @@ func newSite(t testing.TB, o siteOptions) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.Web = w
 	s.Portal = cred.NewPortal(&chat.Realm{Server: s.Chat, Web: w},
 		checkers.NewInMemory(map[string]string{"alice": alicePassword, "bob": bobPassword}))
 	if o.anonymous {

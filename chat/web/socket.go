@@ -50,8 +50,9 @@ type socket struct {
 	name string
 	out  chan []byte
 
-	once   sync.Once
-	closed chan struct{}
+	once      sync.Once
+	closed    chan struct{} // closed by kill
+	closeDone chan struct{} // the closing handshake is over
 
 	mu      sync.Mutex
 	session *chat.Session
@@ -81,13 +82,16 @@ func (a *avatar) serveSocket(w http.ResponseWriter, r *http.Request) {
 		c.cfg.Logger.Debug("chat/web: upgrade refused", "err", err)
 		return
 	}
+	c.sockets.Add(1)
+	defer c.sockets.Done()
 	ws.SetReadLimit(int64(c.cfg.MaxFrameBytes))
 	s := &socket{
-		chat:   c,
-		ws:     ws,
-		name:   c.server.MemberName(a.id),
-		out:    make(chan []byte, c.cfg.SendQueue),
-		closed: make(chan struct{}),
+		chat:      c,
+		ws:        ws,
+		name:      c.server.MemberName(a.id),
+		out:       make(chan []byte, c.cfg.SendQueue),
+		closed:    make(chan struct{}),
+		closeDone: make(chan struct{}),
 	}
 	if !a.add(s) {
 		ws.Close(statusSessionEnded, "session ended")
@@ -116,6 +120,7 @@ func (a *avatar) serveSocket(w http.ResponseWriter, r *http.Request) {
 	s.readLoop(ctx)
 	s.kill(websocket.StatusNormalClosure, "")
 	<-wrote
+	<-s.closeDone
 }
 
 // crossOrigin returns why r is a cross-origin upgrade, or "".
@@ -161,7 +166,10 @@ func (s *socket) kill(status websocket.StatusCode, reason string) {
 	s.once.Do(func() {
 		close(s.closed)
 		s.leave()
-		go s.ws.Close(status, reason)
+		go func() {
+			defer close(s.closeDone)
+			s.ws.Close(status, reason)
+		}()
 	})
 }
 

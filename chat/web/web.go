@@ -125,6 +125,7 @@ type Chat struct {
 	cfg     Config
 	members *watcher
 	css, js []byte
+	sockets sync.WaitGroup
 }
 
 var _ chat.WebAvatars = (*Chat)(nil)
@@ -141,6 +142,24 @@ func New(server *chat.Server, cfg *Config) (*Chat, error) {
 	css, _ := static.ReadFile("static/chat.css")
 	js, _ := static.ReadFile("static/chat.js")
 	return &Chat{server: server, cfg: c, members: newWatcher(c.MembersInterval), css: css, js: js}, nil
+}
+
+// Wait waits until every socket has closed, or ctx ends. A server that
+// shuts down logs every web avatar out (guard.Guard.Close), which
+// closes their sockets, then waits here so that browsers are told
+// why before the process exits.
+func (c *Chat) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		c.sockets.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // WebAvatar returns the web avatar of a logged-in user: the handler of

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"slices"
@@ -432,5 +433,30 @@ func TestOversizedFrameClosesSocket(t *testing.T) {
 	write(t, other, send{"send", "still here"})
 	if f := readUntil(t, other, "line", nil); f.Text != "<bob> says: still here" {
 		t.Errorf("bob: %+v", f)
+	}
+}
+
+// Wait returns once every socket has closed: what a server that shuts
+// down waits for after the guard's Close.
+func TestWaitForSockets(t *testing.T) {
+	s := newSite(t, siteOptions{})
+	_, ws := s.loggedIn(t, "alice", alicePassword)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.Web.Wait(ctx); err == nil {
+		t.Fatal("Wait returned while a socket was open")
+	}
+	go func() { // the client reads, so it answers the closing handshake
+		for {
+			if _, _, err := ws.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	s.Guard.Close()
+	ctx, cancel = context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := s.Web.Wait(ctx); err != nil {
+		t.Fatalf("Wait after the guard's Close: %v", err)
 	}
 }

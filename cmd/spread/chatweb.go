@@ -22,6 +22,8 @@ type chatWebFlags struct {
 	addr             string
 	insecureLoopback bool
 	sessions         string
+
+	chat *web.Chat // once realm made it
 }
 
 func (f *chatWebFlags) register(fs *flag.FlagSet) {
@@ -75,6 +77,7 @@ func (f *chatWebFlags) realm(server *chat.Server, log *slog.Logger) (*chat.Realm
 		return nil, err
 	}
 	r.Web = w
+	f.chat = w
 	return r, nil
 }
 
@@ -120,6 +123,12 @@ func (f *chatWebFlags) endpoint(ctx context.Context, portal *cred.Portal, thrott
 	srv.RegisterOnShutdown(func() { g.Close() })
 	closeAll := func() {
 		g.Close()
+		// The sockets are closing; let browsers hear why.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := f.chat.Wait(wctx); err != nil {
+			log.Warn("chat: web sockets still closing at exit", "err", err)
+		}
+		cancel()
 		if store != nil {
 			if err := store.Close(); err != nil {
 				log.Error("chat: closing the session store", "err", err)
