@@ -22,7 +22,7 @@ const chromiumPath = "/usr/bin/chromium"
 
 // newBrowser starts headless Chromium. A test that cannot start it
 // fails: the browser is a real part, never skipped.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("Chromium is missing (%v): scripts/test installs Debian's chromium", err)
@@ -35,6 +35,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.WindowSize(1100, 760),
 		chromedp.UserDataDir(t.TempDir()),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() {
@@ -268,5 +269,33 @@ func TestBrowserChatWithTwistedClient(t *testing.T) {
 	rooms := value(t, ctx, "no chat after back", chromedp.Evaluate[int](`document.querySelectorAll("#room, #messages").length`))
 	if rooms != 0 {
 		t.Errorf("the chat came back after logout")
+	}
+}
+
+// Over HTTPS, as a server others can reach serves it: the __Host-
+// cookie, a wss: socket under the page's CSP.
+func TestBrowserChatOverHTTPS(t *testing.T) {
+	s := newSite(t, siteOptions{tls: true})
+	// httptest's certificate is its own; the browser is told to accept it.
+	ctx := newBrowser(t, chromedp.Flag("ignore-certificate-errors", true))
+	run(t, ctx, "login over HTTPS",
+		chromedp.Navigate(s.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		chromedp.SendKeys(chromedp.CSS(`#username`), "bob"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), bobPassword+"\r"),
+		textContains(`#status`, "Connected as bob"),
+	)
+	cookie := value(t, ctx, "cookie", chromedp.Evaluate[string](`document.cookie`))
+	if cookie != "" {
+		t.Errorf("the session cookie is readable from JavaScript: %q", cookie)
+	}
+	run(t, ctx, "chat over wss",
+		chromedp.SendKeys(chromedp.CSS(`input[name=group]`), "#secure\r"),
+		membersAre("bob"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=message]`), "over TLS\r"),
+		textContains(`#messages`, "<bob> says: over TLS"),
+	)
+	if g := s.Chat.Group("#secure"); g == nil || len(g.Members()) != 1 {
+		t.Errorf("#secure: %v", g)
 	}
 }

@@ -42,6 +42,7 @@ type site struct {
 }
 
 type siteOptions struct {
+	tls       bool // HTTPS only, as in production
 	anonymous bool
 	webConfig *web.Config
 }
@@ -67,14 +68,19 @@ func newSite(t testing.TB, o siteOptions) *site {
 		s.Portal.Register(checkers.NewAnonymous())
 	}
 	s.Guard, err = guard.New(s.Portal, &guard.Config{
-		InsecureLoopbackHTTP: true,
+		InsecureLoopbackHTTP: !o.tls,
 		Logger:               quietLogger(),
 		Now:                  s.clock,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s.Guard)
+	var srv *httptest.Server
+	if o.tls {
+		srv = httptest.NewTLSServer(s.Guard)
+	} else {
+		srv = httptest.NewServer(s.Guard)
+	}
 	t.Cleanup(func() {
 		s.Guard.Close()
 		srv.Close()
