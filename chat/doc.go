@@ -25,6 +25,11 @@
 // "Don't say that word", twisted.spread.pb.Error otherwise. Anonymous
 // logins are named guest-N.
 //
+// Browsers are another transport (package chat/web). [Realm] is the
+// chat's one realm for both: PB perspectives from the Server, web
+// avatars (cred.IHTTPHandler) from its Web, for the same users and the
+// same cred.Portal.
+//
 // Sends from one PB user to one group are delivered in the order they
 // were made (PB starts calls to one object in arrival order), and every
 // member receives the messages of a group in the order the group sent

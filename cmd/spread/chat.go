@@ -20,7 +20,8 @@ var demoUsers = map[string]string{"alice": "1234", "bob": "secret", "carol": "fi
 
 func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("spread chat serve", stderr,
-		"usage: spread chat serve [--listen ADDR] (--demo | --db DSN | --anonymous)... [--tls-cert F --tls-key F]")
+		"usage: spread chat serve [--listen ADDR] (--demo | --db DSN | --anonymous)... [--tls-cert F --tls-key F]\n"+
+			"                         [--http ADDR [--http-insecure-loopback] [--sessions DSN]]")
 	var o serveOptions
 	o.register(fs, "127.0.0.1:8800")
 	demo := fs.Bool("demo", false, "load the demo users alice/1234, bob/secret and carol/fido in memory")
@@ -28,6 +29,8 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	failures := fs.Int("login-failures", cred.DefaultThrottleMaxFailures, "failed logins allowed per user name from one address within a minute before that pair is locked out")
 	var db dbFlags
 	db.register(fs)
+	var webf chatWebFlags
+	webf.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -52,8 +55,17 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		log.Error("chat: --login-failures must be at least 1")
 		return 2
 	}
+	if err := webf.check(tlsConfig); err != nil {
+		log.Error("chat: " + err.Error())
+		return 2
+	}
 	server := chat.NewServer(log)
-	portal := cred.NewPortal(server)
+	realm, err := webf.realm(server, log)
+	if err != nil {
+		log.Error("chat: web", "err", err)
+		return 1
+	}
+	portal := cred.NewPortal(realm)
 	if *demo {
 		portal.Register(checkers.NewInMemory(demoUsers))
 		log.Info("chat: demo users loaded in memory", "users", "alice, bob, carol")
@@ -72,7 +84,17 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	}
 	throttle := cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: *failures})
 	srv := pb.NewServer(&pb.Config{Portal: portal, Logger: log, Throttle: throttle, Limits: o.pbLimits()})
-	return serve(ctx, log, "chat", o.pbEndpoint(srv, tlsConfig))
+	eps := []endpoint{o.pbEndpoint(srv, tlsConfig)}
+	if webf.addr != "" {
+		ep, closeWeb, err := webf.endpoint(ctx, portal, throttle, db.store, tlsConfig, log)
+		if err != nil {
+			log.Error("chat: web", "err", err)
+			return 1
+		}
+		defer closeWeb()
+		eps = append(eps, ep)
+	}
+	return serve(ctx, log, "chat", eps...)
 }
 
 // chatMind is the client object the server prints to.

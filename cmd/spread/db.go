@@ -15,6 +15,8 @@ type dbFlags struct {
 	dsn       string
 	userTable string
 	rehash    bool
+
+	store *djangostore.Store // once attached
 }
 
 func (d *dbFlags) register(fs *flag.FlagSet) {
@@ -42,6 +44,7 @@ func (d *dbFlags) attach(ctx context.Context, portal *cred.Portal, log *slog.Log
 		return nil, err
 	}
 	portal.Register(st)
+	d.store = st
 	log.Info("chat: users from the Django database", "table", st.Config().UserTable, "created_schema", created,
 		"login", "password login over TLS or loopback; Twisted's challenge login cannot check Django hashes")
 	return func() {

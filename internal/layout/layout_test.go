@@ -29,6 +29,7 @@ var allowed = map[string][]string{
 	"guard":                   {"cred"},
 	"authd":                   {"pb", "cred"},
 	"chat":                    {"pb", "cred"},
+	"chat/web":                {"chat", "guard", "cred"},
 }
 
 // free are the trees that may import anything in the module.
