@@ -28,7 +28,8 @@ var allowed = map[string][]string{
 	"pb":                      {"banana", "jelly", "cred"},
 	"guard":                   {"cred"},
 	"authd":                   {"pb", "cred"},
-	"chat":                    {"pb", "cred"},
+	"cluster":                 {},
+	"chat":                    {"pb", "cred", "cluster"},
 }
 
 // free are the trees that may import anything in the module.
