@@ -3,8 +3,8 @@ package chat
 import "sync"
 
 // A Member is what carries a participant's lines: a PB client's mind
-// (pbmember.go), and later a browser over a WebSocket or a member on
-// another broker. The group logic knows members only through this
+// (pbmember.go), the other brokers of a cluster (cluster.go), and later
+// a browser over a WebSocket. The group logic knows members only through this
 // interface.
 //
 // The chat calls a member's methods outside its own locks, and never
