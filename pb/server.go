@@ -23,6 +23,7 @@ type Server struct {
 	conns     map[*Broker]struct{}
 	closed    bool
 	wg        sync.WaitGroup
+	stats     serverStats // stats.go
 }
 
 // NewServer returns a server with the given configuration (nil means

@@ -20,7 +20,8 @@ var demoUsers = map[string]string{"alice": "1234", "bob": "secret", "carol": "fi
 
 func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("spread chat serve", stderr,
-		"usage: spread chat serve [--listen ADDR] (--demo | --db DSN | --anonymous)... [--tls-cert F --tls-key F]")
+		"usage: spread chat serve [--listen ADDR] (--demo | --db DSN | --anonymous)... [--tls-cert F --tls-key F]",
+		"       [--cluster nats://HOST:PORT[,...] [--node NAME]] [--metrics ADDR]")
 	var o serveOptions
 	o.register(fs, "127.0.0.1:8800")
 	demo := fs.Bool("demo", false, "load the demo users alice/1234, bob/secret and carol/fido in memory")
@@ -28,6 +29,10 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	failures := fs.Int("login-failures", cred.DefaultThrottleMaxFailures, "failed logins allowed per user name from one address within a minute before that pair is locked out")
 	var db dbFlags
 	db.register(fs)
+	var cf clusterFlags
+	cf.register(fs)
+	var mf metricsFlags
+	mf.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -35,7 +40,7 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		fmt.Fprintf(stderr, "spread chat serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	log := serverLogger(stderr)
+	log := cf.logger(serverLogger(stderr))
 	tlsConfig, err := o.tls.config()
 	if errors.Is(err, errTLSPair) {
 		log.Error("chat: " + err.Error())
@@ -53,6 +58,12 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		return 2
 	}
 	server := chat.NewServer(log)
+	bus, leaveCluster, err := cf.join(server, log)
+	if err != nil {
+		log.Error("chat: cluster", "err", err)
+		return 2
+	}
+	defer leaveCluster() // after serve: the logouts reach the other brokers first
 	portal := cred.NewPortal(server)
 	if *demo {
 		portal.Register(checkers.NewInMemory(demoUsers))
@@ -72,7 +83,8 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	}
 	throttle := cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: *failures})
 	srv := pb.NewServer(&pb.Config{Portal: portal, Logger: log, Throttle: throttle})
-	return serve(ctx, log, "chat", o.pbEndpoint(srv, tlsConfig))
+	eps := append([]endpoint{o.pbEndpoint(srv, tlsConfig)}, mf.endpoints(sources{node: cf.logNode(), pb: srv, bus: bus})...)
+	return serve(ctx, log, "chat", eps...)
 }
 
 // chatMind is the client object the server prints to.
