@@ -39,6 +39,7 @@ type options struct {
 	idleConns        int
 	perHolder        int
 	fanoutMembers    int
+	clusterMembers   int
 	loginConns       int
 	payload          string
 	timeout          time.Duration
@@ -51,7 +52,7 @@ type options struct {
 func (o *options) want(name string) bool { return o.match == nil || o.match.MatchString(name) }
 
 // sections in run order.
-var sections = []string{"calls", "logins", "idle", "fanout", "codec"}
+var sections = []string{"calls", "logins", "idle", "fanout", "cluster", "codec"}
 
 func main() {
 	if len(os.Args) > 1 {
@@ -84,6 +85,7 @@ func runMain(args []string) int {
 	fs.IntVar(&o.idleConns, "idle-conns", 10000, "idle logged-in connections")
 	fs.IntVar(&o.perHolder, "per-holder", 2000, "connections per holder process")
 	fs.IntVar(&o.fanoutMembers, "fanout-members", 1000, "chat group members")
+	fs.IntVar(&o.clusterMembers, "cluster-members", 1000, "chat members per broker in the cluster fan-out (one broker: this many; three: 3x)")
 	fs.IntVar(&o.loginConns, "login-conns", 4, "connections logging in concurrently")
 	fs.StringVar(&o.payload, "payload", "spread bench payload 0123456789", "the echoed string")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "abort the whole run after this long")
@@ -108,6 +110,9 @@ func runMain(args []string) int {
 		}
 		if !set["fanout-members"] {
 			o.fanoutMembers = 50
+		}
+		if !set["cluster-members"] {
+			o.clusterMembers = 30
 		}
 	}
 	if o.runs < 3 {
@@ -178,6 +183,8 @@ func runMain(args []string) int {
 			ms = runIdle(ctx, o)
 		case "fanout":
 			ms = runFanout(ctx, o)
+		case "cluster":
+			ms = runCluster(ctx, o)
 		case "codec":
 			ms = runCodec(ctx, o)
 		}
