@@ -38,17 +38,17 @@ func runCluster(ctx context.Context, o *options) []*Measurement {
 	type step struct {
 		name    string
 		brokers int
-		run     func(context.Context, *options, []string, *Measurement) error
+		run     func(context.Context, *options, []*server, *Measurement) error
 	}
 	n := o.clusterMembers
 	steps := []step{
-		{"fan-out, 1 broker", 1, func(ctx context.Context, o *options, addrs []string, m *Measurement) error {
+		{"fan-out, 1 broker", 1, func(ctx context.Context, o *options, srvs []*server, m *Measurement) error {
 			m.Params = map[string]any{"members": n, "brokers": 1}
-			return clusterFanout(ctx, o, addrs, n, m)
+			return clusterFanout(ctx, o, srvs, n, m)
 		}},
-		{"fan-out, 3 brokers", 3, func(ctx context.Context, o *options, addrs []string, m *Measurement) error {
+		{"fan-out, 3 brokers", 3, func(ctx context.Context, o *options, srvs []*server, m *Measurement) error {
 			m.Params = map[string]any{"members": 3 * n, "brokers": 3}
-			return clusterFanout(ctx, o, addrs, 3*n, m)
+			return clusterFanout(ctx, o, srvs, 3*n, m)
 		}},
 		{"throughput, 3 brokers", 3, clusterThroughput},
 		{"hop", 2, clusterHop},
@@ -60,7 +60,6 @@ func runCluster(ctx context.Context, o *options) []*Measurement {
 		m := &Measurement{Section: "cluster", Name: s.name}
 		out = append(out, m)
 		logf("cluster: %s", s.name)
-		var addrs []string
 		var srvs []*server
 		for i := 0; i < s.brokers; i++ {
 			args := []string{o.self, "serve", "-kind", "chat", "-users", strconv.Itoa(3 * n)}
@@ -73,10 +72,9 @@ func runCluster(ctx context.Context, o *options) []*Measurement {
 				break
 			}
 			srvs = append(srvs, srv)
-			addrs = append(addrs, srv.addr)
 		}
 		if m.Error == "" {
-			if err := s.run(ctx, o, addrs, m); err != nil {
+			if err := s.run(ctx, o, srvs, m); err != nil {
 				m.Error = err.Error()
 			}
 		}
@@ -171,7 +169,19 @@ func waitMembers(ctx context.Context, g *pb.RemoteReference, n int) error {
 	}
 }
 
-func clusterFanout(ctx context.Context, o *options, addrs []string, n int, m *Measurement) error {
+func addrsOf(srvs []*server) []string {
+	out := make([]string, len(srvs))
+	for i, s := range srvs {
+		out[i] = s.addr
+	}
+	return out
+}
+
+// clusterFanout also measures each broker's CPU per message: on a
+// machine with a core per broker, the time to the last member follows
+// the busiest broker's share, which the sum and the maximum show.
+func clusterFanout(ctx context.Context, o *options, srvs []*server, n int, m *Measurement) error {
+	addrs := addrsOf(srvs)
 	f := &fanState{want: int64(n), done: make(chan struct{}, 1)}
 	t0 := time.Now()
 	ms, closeAll, err := joinAll(ctx, addrs, n, func(int) any { return &fanMind{f: f} })
@@ -211,6 +221,10 @@ func clusterFanout(ctx context.Context, o *options, addrs []string, n int, m *Me
 	}
 	for r := 0; r < o.runs; r++ {
 		var lat []int64
+		cpu0 := make([]time.Duration, len(srvs))
+		for i, s := range srvs {
+			cpu0[i] = cpuOf(s.Pid())
+		}
 		rs := time.Now()
 		for end := rs.Add(o.duration); time.Now().Before(end) || len(lat) < 3; seq++ {
 			d, err := one(seq)
@@ -219,11 +233,19 @@ func clusterFanout(ctx context.Context, o *options, addrs []string, n int, m *Me
 			}
 			lat = append(lat, int64(d))
 		}
+		var sum, most time.Duration
+		for i, s := range srvs {
+			c := cpuOf(s.Pid()) - cpu0[i]
+			sum += c
+			most = max(most, c)
+		}
 		slices.Sort(lat)
 		m.Runs = append(m.Runs, map[string]float64{
-			"messages_per_s": float64(len(lat)) / time.Since(rs).Seconds(),
-			"p50_ms":         percentile(lat, 50) / 1e6,
-			"p99_ms":         percentile(lat, 99) / 1e6,
+			"messages_per_s":                    float64(len(lat)) / time.Since(rs).Seconds(),
+			"p50_ms":                            percentile(lat, 50) / 1e6,
+			"p99_ms":                            percentile(lat, 99) / 1e6,
+			"server_cpu_us_per_message":         float64(sum.Microseconds()) / float64(len(lat)),
+			"busiest_server_cpu_us_per_message": float64(most.Microseconds()) / float64(len(lat)),
 		})
 	}
 	logf("cluster: fan-out to %d members on %d brokers: p50 %.2f ms", n, len(addrs), m.Runs[len(m.Runs)-1]["p50_ms"])
@@ -238,7 +260,8 @@ type countMind struct {
 
 func (c *countMind) RemotePrint(string) { c.n.Add(1) }
 
-func clusterThroughput(ctx context.Context, o *options, addrs []string, m *Measurement) error {
+func clusterThroughput(ctx context.Context, o *options, srvs []*server, m *Measurement) error {
+	addrs := addrsOf(srvs)
 	minds := make([]*countMind, len(addrs))
 	ms, closeAll, err := joinAll(ctx, addrs, len(addrs), func(i int) any { minds[i] = &countMind{}; return minds[i] })
 	if err != nil {
@@ -309,7 +332,8 @@ type stampMind struct {
 
 func (s *stampMind) RemotePrint(string) { s.ch <- time.Now() }
 
-func clusterHop(ctx context.Context, o *options, addrs []string, m *Measurement) error {
+func clusterHop(ctx context.Context, o *options, srvs []*server, m *Measurement) error {
+	addrs := addrsOf(srvs)
 	// user0 (sender) and user2 on broker 0, user1 on broker 1.
 	minds := make([]*stampMind, 3)
 	ms, closeAll, err := joinAll(ctx, addrs, 3, func(i int) any { minds[i] = &stampMind{ch: make(chan time.Time, 16)}; return minds[i] })
