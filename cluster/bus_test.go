@@ -112,6 +112,7 @@ func TestFanOutInOrderOnce(t *testing.T) {
 	}
 	eventually(t, "c hears everything", func() bool { return len(rc.got("#g")) == count+count/2 })
 	eventually(t, "b hears a", func() bool { return len(rb.got("#g")) == count })
+	eventually(t, "a hears b", func() bool { return len(ra.got("#g")) == count/2 })
 	eventually(t, "c hears #other", func() bool { return len(rc.got("#other")) == 1 })
 	// Each sender's messages arrive in its order; nobody hears itself.
 	check := func(who string, lines []string, from string, step int) {
