@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +92,9 @@ func TestChatAcrossBrokers(t *testing.T) {
 	case l := <-ben.got:
 		t.Errorf("ben heard an extra %q", l)
 	default:
+	}
+	if _, err := as.Join(strings.Repeat("g", cluster.MaxNameLen+1), true); !errors.Is(err, chat.ErrGroupNameTooLong) {
+		t.Errorf("a long group name: %v", err)
 	}
 	bs.Leave()
 	waitFor(t, "ben leaves a's list", func() bool { return slices.Equal(ga.Members(), []string{"ann"}) })

@@ -219,7 +219,7 @@ func (b *Bus) subject(group string) string { return b.cfg.Prefix + ".g." + token
 // of the node that created it first, as far as this node knows, else
 // options. Opening a group again returns its current options.
 func (b *Bus) Open(group string, options []byte) ([]byte, error) {
-	if group == "" {
+	if group == "" || len(group) > MaxNameLen {
 		return nil, ErrBadName
 	}
 	b.mu.Lock()

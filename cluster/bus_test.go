@@ -2,15 +2,19 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/gospread/spread/cluster"
 	"github.com/gospread/spread/internal/natstest"
@@ -302,4 +306,50 @@ func TestPublishNeverBlocks(t *testing.T) {
 	if full == 0 || s.Connected || s.Dropped != uint64(full) {
 		t.Fatalf("full %d, stats %+v", full, s)
 	}
+}
+
+// Garbage on the bus's subjects is counted and ignored; names too long
+// for a subject are refused.
+func TestHostileInput(t *testing.T) {
+	n := natstest.Start(t)
+	r := newRecorder()
+	a := newBus(t, n.URL(), "a", r)
+	if _, err := a.Open("#g", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Open(strings.Repeat("x", cluster.MaxNameLen+1), nil); !errors.Is(err, cluster.ErrBadName) {
+		t.Fatalf("long name: %v", err)
+	}
+	if _, err := a.Open("", nil); !errors.Is(err, cluster.ErrBadName) {
+		t.Fatalf("empty name: %v", err)
+	}
+	raw, err := nats.Connect(n.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	subject := "spread.g." + base64.RawURLEncoding.EncodeToString([]byte("#g"))
+	bad := [][]byte{nil, {1}, {9, 9, 9}, {1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, {1, 1, 'x', 0, 0, 0, 0, 0, 0, 0, 1, 0}}
+	badStates := []string{"", "{", `{"node":""}`, `[1,2]`, `{"node":"x","groups":[{"name":1}]}`}
+	// a subscribes asynchronously: send the garbage until a has seen it.
+	eventually(t, "garbage counted", func() bool {
+		for _, p := range bad {
+			raw.Publish(subject, p)
+		}
+		for _, p := range badStates {
+			raw.Publish("spread.state", []byte(p))
+		}
+		raw.Flush()
+		time.Sleep(20 * time.Millisecond)
+		return a.Stats().Malformed >= uint64(len(bad)+len(badStates))
+	})
+	if got := r.got("#g"); len(got) != 0 {
+		t.Fatalf("garbage delivered: %q", got)
+	}
+	// A well-formed message still goes through.
+	b := newBus(t, n.URL(), "b", newRecorder())
+	b.Open("#g", nil)
+	eventually(t, "a meets b", func() bool { return len(a.Nodes()) == 1 })
+	b.Publish("#g", []byte("fine"))
+	eventually(t, "delivered", func() bool { return slices.Equal(r.got("#g"), []string{"b: fine"}) })
 }
