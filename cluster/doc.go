@@ -34,10 +34,13 @@
 // Publish never waits for the network: messages go into a bounded
 // queue (Config.MaxQueued) that one goroutine hands to NATS. A full
 // queue refuses the message ([ErrQueueFull]) and counts it. While NATS
-// is unreachable, the client keeps reconnecting forever, keeps what is
-// published in its reconnect buffer (Config.ReconnectBuffer) and sends
-// it once it is back; the outage and the recovery are logged at Error
-// and Info.
+// is unreachable, the client reconnects forever and the queue holds
+// what is published; once NATS is back, the queue is sent when every
+// node known before the outage has been heard again (so that their
+// subscriptions are back too), or after Timeout. The outage and the
+// recovery are logged at Error and Info. Config.ReconnectBuffer bounds
+// what the NATS client itself keeps in the moment between a break and
+// its detection.
 //
 // # Membership and liveness
 //
