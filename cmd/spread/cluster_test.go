@@ -150,3 +150,28 @@ func TestChatServeClusterAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestChatServeBadClusterFlags(t *testing.T) {
+	spread(t, "", "chat", "serve", "--listen", "127.0.0.1:0", "--demo", "--cluster", "http://127.0.0.1:4222").
+		expect(t, "http URL", 2, "", `--cluster: \"http://127.0.0.1:4222\" is not a nats://HOST:PORT URL`)
+	spread(t, "", "chat", "serve", "--listen", "127.0.0.1:0", "--demo", "--cluster", " , ").
+		expect(t, "no URL", 2, "", "--cluster: no NATS URL")
+	spread(t, "", "chat", "serve", "--listen", "127.0.0.1:0", "--demo", "--metrics", "256.0.0.1:1").
+		expect(t, "metrics cannot listen", 1, "", "chat: listen")
+}
+
+// A broker whose NATS is absent serves its own members and says so.
+func TestChatServeWithoutNATS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := natstest.Start(t)
+	url := n.URL()
+	n.Kill()
+	s := startServe(t, ctx, "chat", "serve", "--listen", "127.0.0.1:0", "--demo", "--cluster", url)
+	if !strings.Contains(s.stderr.String(), "cluster: NATS unreachable: serving local members only") {
+		t.Errorf("the absent bus was not logged:\n%s", s.stderr)
+	}
+	t.Setenv("SPREAD_PASSWORD", demoUsers["bob"])
+	spread(t, "alone\n", "chat", "join", "--server", s.addr, "--user", "bob", "--group", "#solo").
+		expect(t, "join", 0, "<bob> says: alone\n", "")
+}
