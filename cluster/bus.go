@@ -133,8 +133,10 @@ func New(cfg *Config, h Handler) (*Bus, error) {
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.ReconnectJitter(100*time.Millisecond, time.Second),
 		nats.ReconnectBufSize(s.ReconnectBuffer),
-		nats.PingInterval(5*time.Second),
+		nats.PingInterval(2*time.Second),
 		nats.MaxPingsOutstanding(2),
+		nats.FlusherTimeout(2*time.Second), // a frozen server counts as gone
+		nats.ReconnectOnFlusherError(),
 		nats.ConnectHandler(func(c *nats.Conn) {
 			b.st.connected.Store(true)
 			b.log.Info("cluster: NATS reachable: cross-broker delivery running", "nats", c.ConnectedUrlRedacted())
@@ -209,8 +211,9 @@ func redact(urls []string) string {
 // Node returns this node's name.
 func (b *Bus) Node() string { return b.cfg.Node }
 
-// Connected reports whether NATS is reachable now.
-func (b *Bus) Connected() bool { return b.nc.IsConnected() }
+// Connected reports whether NATS is reachable now (as the client last
+// found it; this never waits for the client).
+func (b *Bus) Connected() bool { return b.st.connected.Load() }
 
 func (b *Bus) subject(group string) string { return b.cfg.Prefix + ".g." + token(group) }
 
@@ -533,7 +536,7 @@ func (b *Bus) stateLoop() {
 }
 
 func (b *Bus) publishState(bye bool) {
-	if !b.nc.IsConnected() {
+	if !b.st.connected.Load() {
 		return // the reconnect handler announces the state again
 	}
 	st := state{Node: b.cfg.Node, Inc: b.inc, Bye: bye}
@@ -583,7 +586,7 @@ func (b *Bus) Close(ctx context.Context) error {
 		close(b.done)
 		b.wg.Wait()
 		b.publishState(true)
-		if b.nc.IsConnected() {
+		if b.st.connected.Load() {
 			fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			b.nc.FlushWithContext(fctx)
 			cancel()

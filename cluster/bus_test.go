@@ -353,3 +353,49 @@ func TestHostileInput(t *testing.T) {
 	b.Publish("#g", []byte("fine"))
 	eventually(t, "delivered", func() bool { return slices.Equal(r.got("#g"), []string{"b: fine"}) })
 }
+
+// A frozen NATS server (SIGSTOP: sockets open, nothing read) blocks no
+// caller: Publish refuses once the queue is full, Stats and Members
+// answer; the client takes the server for gone, and when it is thawed
+// delivery resumes without duplicates.
+func TestFrozenNATSBlocksNobody(t *testing.T) {
+	n := natstest.Start(t)
+	ra, rb := newRecorder(), newRecorder()
+	a := newBus(t, n.URL(), "a", ra, func(c *cluster.Config) { c.MaxQueued = 64 })
+	b := newBus(t, n.URL(), "b", rb)
+	a.Open("#g", nil)
+	b.Open("#g", nil)
+	eventually(t, "a and b meet", func() bool { return len(a.Nodes()) == 1 && len(b.Nodes()) == 1 })
+	if err := n.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Thaw()
+	payload := make([]byte, 16<<10)
+	start := time.Now()
+	full := 0
+	for i := 0; i < 5000; i++ {
+		if err := a.Publish("#g", payload); errors.Is(err, cluster.ErrQueueFull) {
+			full++
+		}
+		a.Stats()
+		a.Members("#g")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("5,000 publishes to a frozen NATS took %v", d)
+	}
+	if full == 0 {
+		t.Fatal("80 MB went into a 64-message queue and a frozen server without a refusal")
+	}
+	eventually(t, "a takes NATS for gone", func() bool { return !a.Connected() })
+	n.Thaw()
+	eventually(t, "back", func() bool { return a.Connected() && b.Connected() })
+	eventually(t, "a meets b again", func() bool { return len(a.Nodes()) == 1 })
+	a.Publish("#g", []byte("after"))
+	eventually(t, "after arrives", func() bool {
+		got := rb.got("#g")
+		return len(got) > 0 && got[len(got)-1] == "a: after"
+	})
+	if s := b.Stats(); s.Duplicates != 0 {
+		t.Fatalf("b's stats: %+v", s)
+	}
+}

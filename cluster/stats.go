@@ -72,7 +72,7 @@ func (b *Bus) Stats() Stats {
 	c := &b.st
 	s := Stats{
 		Node:       b.cfg.Node,
-		Connected:  b.nc.IsConnected(),
+		Connected:  c.connected.Load(),
 		Nodes:      len(b.Nodes()),
 		Queued:     len(b.out),
 		Published:  c.published.Load(),

@@ -4,7 +4,8 @@
 //
 // A server listens on 127.0.0.1 on a free port. Stop and Start stop it
 // and start it again on the same port, as an outage would; Kill ends it
-// with SIGKILL. A missing binary or a server that does not start makes
+// with SIGKILL; Freeze and Thaw stop and continue it (SIGSTOP, SIGCONT).
+// A missing binary or a server that does not start makes
 // the test fail, never skip.
 package natstest
 
@@ -156,6 +157,7 @@ func (s *Server) stop(sig syscall.Signal) {
 	if s.cmd == nil {
 		return
 	}
+	s.cmd.Process.Signal(syscall.SIGCONT) // a frozen server cannot stop
 	s.cmd.Process.Signal(sig)
 	select {
 	case <-s.end:
@@ -164,6 +166,22 @@ func (s *Server) stop(sig syscall.Signal) {
 		<-s.end
 	}
 	s.cmd = nil
+}
+
+// Freeze stops the server with SIGSTOP: it keeps its sockets and
+// answers nothing, as a hung machine would. Thaw continues it.
+func (s *Server) Freeze() error { return s.signal(syscall.SIGSTOP) }
+
+// Thaw continues a frozen server (SIGCONT).
+func (s *Server) Thaw() error { return s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return errors.New("natstest: not running")
+	}
+	return s.cmd.Process.Signal(sig)
 }
 
 // Log returns what the running (or last) server printed.
