@@ -135,8 +135,6 @@ func New(cfg *Config, h Handler) (*Bus, error) {
 		nats.ReconnectBufSize(s.ReconnectBuffer),
 		nats.PingInterval(2*time.Second),
 		nats.MaxPingsOutstanding(2),
-		nats.FlusherTimeout(2*time.Second), // a frozen server counts as gone
-		nats.ReconnectOnFlusherError(),
 		nats.ConnectHandler(func(c *nats.Conn) {
 			b.st.connected.Store(true)
 			b.log.Info("cluster: NATS reachable: cross-broker delivery running", "nats", c.ConnectedUrlRedacted())
