@@ -210,7 +210,8 @@ func redact(urls []string) string {
 func (b *Bus) Node() string { return b.cfg.Node }
 
 // Connected reports whether NATS is reachable now (as the client last
-// found it; this never waits for the client).
+// found it: this never waits for the client, and a server that hangs
+// counts as reachable until the client's pings time out).
 func (b *Bus) Connected() bool { return b.st.connected.Load() }
 
 func (b *Bus) subject(group string) string { return b.cfg.Prefix + ".g." + token(group) }
