@@ -30,6 +30,18 @@
 // avatars (cred.IHTTPHandler) from its Web, for the same users and the
 // same cred.Portal.
 //
+// # Across brokers
+//
+// [Server.JoinCluster] joins several chat servers (brokers) into one
+// service over NATS (package cluster): a group's lines reach its members
+// on every broker once, in the order each sender sent them; its
+// allowMattress is the one of the first member to create it on any
+// broker; its member list shows the members of every live broker (the
+// members of a broker that stops answering leave the lists after the
+// bus's timeout, three seconds by default). A broker keeps serving its
+// own members while NATS is unreachable. The PB group also answers
+// members(), a Spread addition, with that list.
+//
 // Sends from one PB user to one group are delivered in the order they
 // were made (PB starts calls to one object in arrival order), and every
 // member receives the messages of a group in the order the group sent

@@ -16,6 +16,9 @@ const (
 	ErrLoggedOut Error = "logged out"
 	// ErrNoSender: a send came from no member.
 	ErrNoSender Error = "only members can send"
+	// ErrGroupNameTooLong: in a cluster, a group name is at most
+	// cluster.MaxNameLen bytes.
+	ErrGroupNameTooLong Error = "a group name shared with other brokers is at most 1024 bytes"
 	// ErrForbiddenWord: the group does not allow the word "mattress".
 	ErrForbiddenWord Error = "Don't say that word"
 )

@@ -1,10 +1,14 @@
 package chat
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/gospread/spread/cluster"
+)
 
 // A Member is what carries a participant's lines: a PB client's mind
-// (pbmember.go), and later a browser over a WebSocket or a member on
-// another broker. The group logic knows members only through this
+// (pbmember.go), the other brokers of a cluster (cluster.go), and later
+// a browser over a WebSocket. The group logic knows members only through this
 // interface.
 //
 // The chat calls a member's methods outside its own locks, and never
@@ -53,6 +57,9 @@ func (se *Session) Name() string { return se.name }
 func (se *Session) Join(group string, allowMattress bool) (*Group, error) {
 	if group == "" {
 		return nil, ErrNoGroupName
+	}
+	if se.server.bus != nil && len(group) > cluster.MaxNameLen {
+		return nil, ErrGroupNameTooLong
 	}
 	se.mu.Lock()
 	defer se.mu.Unlock()

@@ -90,7 +90,7 @@ func TestInMemoryMemberWithPBMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.AllowMattress {
+	if g.AllowMattress() {
 		t.Error("the second member changed the group's allowMattress")
 	}
 	_, ab, mb := login(t, ctx, addr, "bob")

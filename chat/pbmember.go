@@ -113,6 +113,18 @@ func (v *GroupView) ViewSend(ctx context.Context, from *User, message string) er
 	return pbError(se.Send(v.Group, message))
 }
 
+// ViewMembers returns the names of the group's members, on every broker
+// of a cluster: those on this broker first, in joining order. It is a
+// Spread addition; Twisted's chat has no member list.
+func (v *GroupView) ViewMembers(ctx context.Context, from *User) []any {
+	names := v.Group.Members()
+	out := make([]any, len(names))
+	for i, n := range names {
+		out[i] = n
+	}
+	return out
+}
+
 // pbError maps a chat error to the exception a Twisted client sees.
 func pbError(err error) error {
 	var ce Error

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gospread/spread/cluster"
 	"github.com/gospread/spread/cred"
 )
 
@@ -16,6 +17,7 @@ type Server struct {
 	mu     sync.Mutex
 	groups map[string]*Group
 	guests atomic.Int64
+	bus    *cluster.Bus // nil: this broker alone
 
 	pb pbEdge
 }
@@ -45,7 +47,18 @@ func (s *Server) group(name string, allowMattress bool) *Group {
 	defer s.mu.Unlock()
 	g := s.groups[name]
 	if g == nil {
-		g = &Group{Name: name, AllowMattress: allowMattress, server: s}
+		g = &Group{Name: name, server: s}
+		g.allowMattress.Store(allowMattress)
+		if s.bus != nil {
+			g.remote = &busMember{s: s, group: name}
+			// The options of whoever created the group first, on any
+			// broker.
+			if opts, err := s.bus.Open(name, encodeOptions(allowMattress)); err == nil {
+				g.allowMattress.Store(decodeOptions(opts, allowMattress))
+			} else {
+				s.log.Error("chat: group not shared with other brokers", "group", name, "err", err)
+			}
+		}
 		s.groups[name] = g
 	}
 	return g

@@ -316,6 +316,7 @@ func (c *inCall) run(ctx *callState) {
 		start = time.Now()
 	}
 	v, err := b.invoke(ctx, c.target, &c.call, c.cache)
+	b.countCall(err)
 	if ctx.timed {
 		ctx.took = time.Since(start)
 	}

@@ -259,6 +259,7 @@ func (r *loginRoot) finish(ctx context.Context, creds cred.Credentials, username
 	if err != nil {
 		// Not logged: the lockout was logged when it began.
 		var te *cred.ThrottledError
+		b.countLogin(err, true, nil)
 		if errors.As(err, &te) {
 			return nil, throttledError(te)
 		}
@@ -270,6 +271,7 @@ func (r *loginRoot) finish(ctx context.Context, creds cred.Credentials, username
 		mindArg = mindRef
 	}
 	id, avatar, logout, err := b.cfg.Portal.Login(ctx, creds, mindArg)
+	logout = b.countLogin(err, false, logout)
 	if err != nil {
 		return nil, r.refused(ctx, attempt, creds, username, addr, err)
 	}

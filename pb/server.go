@@ -34,6 +34,8 @@ type Server struct {
 	refused atomic.Int64 // connections closed at once for a cap
 	logMu   sync.Mutex
 	logLims map[string]*lineLimiter // logConnKind, by kind
+
+	stats     serverStats // stats.go
 }
 
 // ipConns counts one remote address's connections.
@@ -280,18 +282,4 @@ func (s *Server) Connections() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
-}
-
-// ConnStats describes a server's connections.
-type ConnStats struct {
-	Open        int   // open connections
-	NotLoggedIn int   // of which not logged in (Portal servers)
-	Refused     int64 // connections closed at once for a cap, since the start
-}
-
-// Stats returns the server's connection counts.
-func (s *Server) Stats() ConnStats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return ConnStats{Open: len(s.conns), NotLoggedIn: s.unauth, Refused: s.refused.Load()}
 }

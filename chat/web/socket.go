@@ -328,7 +328,7 @@ func (s *socket) sendJoined(g *chat.Group) {
 	s.mu.Lock()
 	s.shown = members
 	s.mu.Unlock()
-	allow := g.AllowMattress
+	allow := g.AllowMattress()
 	s.send(outFrame{Type: "joined", Group: g.Name, AllowMattress: &allow, Members: members})
 }
 

@@ -21,7 +21,8 @@ var demoUsers = map[string]string{"alice": "1234", "bob": "secret", "carol": "fi
 func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("spread chat serve", stderr,
 		"usage: spread chat serve [--listen ADDR] (--demo | --db DSN | --anonymous)... [--tls-cert F --tls-key F]\n"+
-			"                         [--http ADDR [--http-insecure-loopback] [--sessions DSN]]")
+			"                         [--http ADDR [--http-insecure-loopback] [--sessions DSN]]\n"+
+			"                         [--cluster nats://HOST:PORT[,...] [--node NAME]] [--metrics ADDR]")
 	var o serveOptions
 	o.register(fs, "127.0.0.1:8800")
 	demo := fs.Bool("demo", false, "load the demo users alice/1234, bob/secret and carol/fido in memory")
@@ -31,6 +32,10 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	db.register(fs)
 	var webf chatWebFlags
 	webf.register(fs)
+	var cf clusterFlags
+	cf.register(fs)
+	var mf metricsFlags
+	mf.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -38,7 +43,7 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		fmt.Fprintf(stderr, "spread chat serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	log := serverLogger(stderr)
+	log := cf.logger(serverLogger(stderr))
 	tlsConfig, err := o.tls.config()
 	if errors.Is(err, errTLSPair) {
 		log.Error("chat: " + err.Error())
@@ -60,6 +65,12 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		return 2
 	}
 	server := chat.NewServer(log)
+	bus, leaveCluster, err := cf.join(server, log)
+	if err != nil {
+		log.Error("chat: cluster", "err", err)
+		return 2
+	}
+	defer leaveCluster() // after serve: the logouts reach the other brokers first
 	realm, err := webf.realm(server, log)
 	if err != nil {
 		log.Error("chat: web", "err", err)
@@ -84,7 +95,7 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	}
 	throttle := cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: *failures})
 	srv := pb.NewServer(&pb.Config{Portal: portal, Logger: log, Throttle: throttle, Limits: o.pbLimits()})
-	eps := []endpoint{o.pbEndpoint(srv, tlsConfig)}
+	eps := append([]endpoint{o.pbEndpoint(srv, tlsConfig)}, mf.endpoints(sources{node: cf.logNode(), pb: srv, bus: bus})...)
 	if webf.addr != "" {
 		ep, closeWeb, err := webf.endpoint(ctx, portal, throttle, db.store, tlsConfig, log)
 		if err != nil {

@@ -2,6 +2,7 @@
 //
 //	spread call --server HOST:PORT [--user NAME | --anonymous] [--root] METHOD [ARG...]
 //	spread chat serve --listen ADDR [--demo] [--anonymous] [--db DSN] [--tls-cert F --tls-key F]
+//	                  [--cluster nats://HOST:PORT[,...] [--node NAME]] [--metrics ADDR]
 //	spread chat join --server ADDR --user NAME --group NAME [--no-mattress]
 //	spread users add|passwd|del|list|check --db DSN [NAME]
 //

@@ -28,7 +28,8 @@ var allowed = map[string][]string{
 	"pb":                      {"banana", "jelly", "cred"},
 	"guard":                   {"cred"},
 	"authd":                   {"pb", "cred"},
-	"chat":                    {"pb", "cred"},
+	"cluster":                 {},
+	"chat":                    {"pb", "cred", "cluster"},
 	"chat/web":                {"chat", "guard", "cred"},
 }
 

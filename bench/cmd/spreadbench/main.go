@@ -40,6 +40,7 @@ type options struct {
 	perHolder        int
 	fanoutMembers    int
 	floodUsers       int
+	clusterMembers   int
 	loginConns       int
 	payload          string
 	timeout          time.Duration
@@ -52,7 +53,7 @@ type options struct {
 func (o *options) want(name string) bool { return o.match == nil || o.match.MatchString(name) }
 
 // sections in run order.
-var sections = []string{"calls", "logins", "idle", "fanout", "codec", "web", "flood"}
+var sections = []string{"calls", "logins", "idle", "fanout", "cluster", "codec", "web", "flood"}
 
 func main() {
 	if len(os.Args) > 1 {
@@ -88,6 +89,7 @@ func runMain(args []string) int {
 	fs.IntVar(&o.perHolder, "per-holder", 2000, "connections per holder process")
 	fs.IntVar(&o.fanoutMembers, "fanout-members", 1000, "chat group members")
 	fs.IntVar(&o.floodUsers, "flood-users", 1000, "logged-in users calling during the connection flood")
+	fs.IntVar(&o.clusterMembers, "cluster-members", 1000, "chat members per broker in the cluster fan-out (one broker: this many; three: 3x)")
 	fs.IntVar(&o.loginConns, "login-conns", 4, "connections logging in concurrently")
 	fs.StringVar(&o.payload, "payload", "spread bench payload 0123456789", "the echoed string")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "abort the whole run after this long")
@@ -115,6 +117,9 @@ func runMain(args []string) int {
 		}
 		if !set["flood-users"] {
 			o.floodUsers = 100
+		}
+		if !set["cluster-members"] {
+			o.clusterMembers = 30
 		}
 	}
 	if o.runs < 3 {
@@ -185,6 +190,8 @@ func runMain(args []string) int {
 			ms = runIdle(ctx, o)
 		case "fanout":
 			ms = runFanout(ctx, o)
+		case "cluster":
+			ms = runCluster(ctx, o)
 		case "codec":
 			ms = runCodec(ctx, o)
 		case "web":

@@ -75,6 +75,11 @@ func computeRatios(r *Report) []Ratio {
 	add("Idle RSS per logged-in connection, Spread vs Twisted (settled RSS)", r.med("idle", "spread idle logged-in", "rss_bytes_per_conn")/r.med("idle", "twisted idle logged-in", "rss_bytes_per_conn"), "x", "<=", 1, "")
 	add("Idle RSS per logged-in connection, Spread vs Twisted, 2 s after the last login", r.med("idle", "spread idle logged-in", "rss_2s_bytes_per_conn")/r.med("idle", "twisted idle logged-in", "rss_2s_bytes_per_conn"), "x", "", 0, "")
 
+	add("Cluster fan-out: 3 brokers, 3x the members, vs 1 broker, time to the last member", r.med("cluster", "fan-out, 3 brokers", "p50_ms")/r.med("cluster", "fan-out, 1 broker", "p50_ms"), "x", "<=", 1.5, "p50s; all processes share this machine's CPUs")
+	add("Cluster fan-out: busiest of 3 brokers' CPU per message (3,000 members) vs 1 broker's (1,000)", r.med("cluster", "fan-out, 3 brokers", "busiest_server_cpu_us_per_message")/r.med("cluster", "fan-out, 1 broker", "server_cpu_us_per_message"), "x", "", 0, "what the fan-out time would follow with a core per broker")
+	add("Cluster: latency the cross-broker hop adds, p50", r.med("cluster", "hop", "hop_p50_us")/1000, "ms", "<=", 1, "NATS on loopback")
+	add("Cluster: messages/s at each member on another broker, one pipelining sender", r.med("cluster", "throughput, 3 brokers", "messages_per_s"), "msg/s", "", 0, "")
+
 	// Context, no target.
 	for _, sh := range shapes {
 		if sh.name != "1x100" { // 1x100 has its target above
@@ -138,7 +143,7 @@ func printReport(w io.Writer, r *Report) {
 		r.Meta["runs"], r.Meta["duration_s"], r.Meta["warmup_s"])
 	fmt.Fprintln(w, "\nMedians over the runs; ±x% is half the range (max-min)/2 relative to the median.")
 
-	var calls, logins, idle, fan, codec, flood []*Measurement
+	var calls, logins, idle, fan, clu, codec, flood []*Measurement
 	var errs []*Measurement
 	for _, m := range r.Measurements {
 		if m.Error != "" {
@@ -153,6 +158,8 @@ func printReport(w io.Writer, r *Report) {
 			idle = append(idle, m)
 		case "fanout":
 			fan = append(fan, m)
+		case "cluster":
+			clu = append(clu, m)
 		case "codec":
 			codec = append(codec, m)
 		case "flood":
@@ -195,6 +202,25 @@ func printReport(w io.Writer, r *Report) {
 		for _, m := range fan {
 			fmt.Fprintf(w, "| %s | %v | %s | %s | %s | %s |\n", m.Name, m.Params["members"], f(m, "p50_ms", "%.2f"), f(m, "p99_ms", "%.2f"),
 				f(m, "messages_per_s", "%.1f"), f(m, "server_cpu_us_per_message", "%.0f"))
+		}
+	}
+	if len(clu) > 0 {
+		fmt.Fprintln(w, "\n### Chat across brokers (NATS on loopback; every process on this machine)")
+		fmt.Fprintln(w, "\n| what | members | p50 ms | p99 ms | messages/s | CPU µs/message, all brokers | busiest broker |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+		for _, m := range clu {
+			if m.Name == "hop" {
+				continue
+			}
+			fmt.Fprintf(w, "| %s | %v | %s | %s | %s | %s | %s |\n", m.Name, m.Params["members"], f(m, "p50_ms", "%.2f"), f(m, "p99_ms", "%.2f"), f(m, "messages_per_s", "%.0f"),
+				f(m, "server_cpu_us_per_message", "%.0f"), f(m, "busiest_server_cpu_us_per_message", "%.0f"))
+		}
+		if m := r.find("cluster", "hop"); m != nil {
+			fmt.Fprintln(w, "\n| one message at a time | p50 µs | p99 µs |")
+			fmt.Fprintln(w, "|---|---:|---:|")
+			fmt.Fprintf(w, "| member on the sender's broker | %s | %s |\n", f(m, "local_p50_us", "%.0f"), f(m, "local_p99_us", "%.0f"))
+			fmt.Fprintf(w, "| member on another broker | %s | %s |\n", f(m, "remote_p50_us", "%.0f"), f(m, "remote_p99_us", "%.0f"))
+			fmt.Fprintf(w, "| the cross-broker hop (difference) | %s | %s |\n", f(m, "hop_p50_us", "%.0f"), f(m, "hop_p99_us", "%.0f"))
 		}
 	}
 	if len(codec) > 0 {

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/gospread/spread/chat"
+	"github.com/gospread/spread/cluster"
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/cred/checkers"
 	"github.com/gospread/spread/cred/django/djangostore"
@@ -90,6 +91,8 @@ func serveMain(args []string) int {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	maxUnauth := fs.Int("max-unauth-conns", 0, "login: pb.Limits.MaxUnauthConns (0: the default)")
 	memprofile := fs.String("memprofile", "", "on SIGUSR1, write a heap profile to this file and goroutine stacks to FILE.goroutines")
+	clusterURL := fs.String("cluster", "", "chat: join the brokers on this NATS URL")
+	node := fs.String("node", "", "chat: this broker's node name in the cluster")
 	fs.Parse(args)
 
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -151,6 +154,14 @@ func serveMain(args []string) int {
 		serve = func() error { return srv.Serve(ln) }
 	case "chat":
 		cs := chat.NewServer(quiet)
+		if *clusterURL != "" {
+			bus, err := cs.JoinCluster(&cluster.Config{Servers: []string{*clusterURL}, Node: *node, Logger: quiet})
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "serve:", err)
+				return 1
+			}
+			defer bus.Close(context.Background())
+		}
 		portal := cred.NewPortal(cs, checkers.NewInMemory(benchUsers(*users)))
 		srv := pb.NewServer(&pb.Config{Portal: portal, Logger: quiet})
 		serve = func() error { return srv.Serve(ln) }

@@ -5,11 +5,13 @@ seen the expected number of messages (or after --timeout seconds).
 
 Usage: /usr/bin/python3 -u chat_member.py HOST:PORT USER PASSWORD GROUP
            [--no-mattress] [--send TEXT]... [--sends N] [--expect N]
-           [--ready-file PATH] [--timeout S]
+           [--ready-file PATH] [--timeout S] [--password-login]
 
 Prints each received message on stdout, `error: <type>: <message>` on stderr
 for each failed send or login. Exit 0 when every send succeeded and the
-expected count was reached.
+expected count was reached. --password-login logs in with Spread's password
+login (root.loginPassword), which a server whose users are Django hashes
+needs; the default is Twisted's challenge login.
 """
 import argparse
 import sys
@@ -44,6 +46,7 @@ def main():
     ap.add_argument("--expect", type=int, default=0)
     ap.add_argument("--ready-file", default="")
     ap.add_argument("--timeout", type=float, default=20)
+    ap.add_argument("--password-login", action="store_true")
     a = ap.parse_args()
     host, _, port = a.addr.rpartition(":")
     status = {"code": 0}
@@ -61,7 +64,11 @@ def main():
     def run():
         factory = pb.PBClientFactory()
         reactor.connectTCP(host, int(port), factory)
-        login = factory.login(credentials.UsernamePassword(a.user.encode(), a.password.encode()), client=member)
+        if a.password_login:
+            root = yield factory.getRootObject()
+            login = root.callRemote("loginPassword", a.user.encode(), a.password.encode(), member)
+        else:
+            login = factory.login(credentials.UsernamePassword(a.user.encode(), a.password.encode()), client=member)
         failed = []
         login.addErrback(lambda f: failed.append(f))
         persp = yield login
