@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gospread/spread/internal/djangotest"
+	"github.com/gospread/spread/internal/pgtest"
 	"github.com/gospread/spread/internal/pypeer"
 )
 
@@ -348,5 +350,38 @@ func TestAuthdChain(t *testing.T) {
 	d.must("a regional ticket", "login", "a3", a.Addr, "alice", "t2")
 	if !strings.Contains(central.Log(), `msg="authd: ticket redeemed" user=alice service=chat via=regional`) {
 		t.Errorf("the central authd did not log which service the ticket was for:\n%s", central.Log())
+	}
+}
+
+func TestAuthdDjangoSQLite(t *testing.T) {
+	authdDjango(t, "sqlite:"+filepath.Join(t.TempDir(), "db.sqlite3"))
+}
+
+func TestAuthdDjangoPostgres(t *testing.T) {
+	authdDjango(t, pgtest.Start(t))
+}
+
+// authdDjango: users in a Django database behind authd log in there
+// with the password login (a Twisted client calling loginPassword, and
+// spread chat join --authd), and at a broker with tickets.
+func authdDjango(t *testing.T, dsn string) {
+	dj := djangotest.New(t, dsn, nil)
+	dj.Migrate(t)
+	dj.CreateUsers(t,
+		djangotest.User{Username: "dj_pbkdf2", Password: authdAlicePW, Algorithm: "pbkdf2_sha256", Params: map[string]any{"iterations": 1000}},
+		djangotest.User{Username: "dj_argon2", Password: "argon-pw", Algorithm: "argon2", Params: map[string]any{"time_cost": 1, "memory_cost": 1024, "parallelism": 1}})
+	_, services, _ := authdSetup(t)
+	ad := startSpreadServer(t, nil, "authd", "--listen", "127.0.0.1:0", "--services", services, "--auth", "django:"+dsn)
+	a := startChatBroker(t, ad.Addr, "chat")
+	d := startDriver(t)
+	d.refused("Twisted's challenge login cannot check Django hashes", "password login", "authd", ad.Addr, "dj_pbkdf2", authdAlicePW)
+	d.must("the password login at authd", "authd", ad.Addr, "dj_pbkdf2", authdAlicePW, "password")
+	d.must("ticket", "ticket", "t1", "chat")
+	d.must("a stock ticket login at the broker", "login", "a1", a.Addr, "dj_pbkdf2", "t1")
+	d.must("join", "join", "a1", "#dj")
+	out, stderr, code := runSpread(t, "from argon2\n", []string{"SPREAD_PASSWORD=argon-pw"}, "chat", "join",
+		"--server", a.Addr, "--user", "dj_argon2", "--authd", ad.Addr, "--service", "chat", "--group", "#dj")
+	if code != 0 || !strings.Contains(out, "<dj_argon2> says: from argon2") {
+		t.Errorf("spread chat join --authd with a Django user: %d\n%s%s", code, out, stderr)
 	}
 }
