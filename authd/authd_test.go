@@ -621,3 +621,35 @@ func TestServicesFile(t *testing.T) {
 		t.Error("a bad name added")
 	}
 }
+
+// A connection that logs in many times with tickets is remembered once,
+// and forgotten when it ends.
+func TestTrackedOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	authdAddr, _ := startAuthd(t, authdOpts{})
+	a := startBroker(t, authdAddr, "a", secretA)
+	c := userLogin(t, ctx, authdAddr, "alice", alicePW)
+	b, err := pb.Dial(ctx, a.addr, &pb.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		av, err := b.Login(ctx, &cred.UsernamePassword{Username: "alice", Password: []byte(ticket(t, ctx, c, "a"))}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		av.Release()
+	}
+	if n := a.checker.Sessions(); n != 1 {
+		t.Errorf("%d connections remembered, want 1", n)
+	}
+	b.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for a.checker.Sessions() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := a.checker.Sessions(); n != 0 {
+		t.Errorf("%d connections remembered after the connection ended", n)
+	}
+}

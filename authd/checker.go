@@ -59,17 +59,19 @@ type Checker struct {
 	done   chan struct{}
 
 	mu       sync.Mutex
+	conns    map[*pb.Broker]*tracked
 	byHandle map[string]map[*tracked]bool
 	byUser   map[string]map[*tracked]bool
 	revoked  map[string]time.Time // recently revoked handles
 	hook     func(user, handle string)
-	conns    int
+	connects int // logins at authd so far
 }
 
-// tracked is one broker session opened with a ticket.
+// tracked is one PB connection that logged in with tickets.
 type tracked struct {
-	user, handle string
-	close        func()
+	b       *pb.Broker
+	handles map[string]bool
+	users   map[string]bool
 }
 
 // NewChecker starts a Checker: it connects to authd in the background.
@@ -85,7 +87,7 @@ func NewChecker(cfg *CheckerConfig) (*Checker, error) {
 		return nil, errors.New("authd: CheckerConfig.Secret is required")
 	}
 	c := &Checker{cfg: *cfg, done: make(chan struct{}),
-		byHandle: map[string]map[*tracked]bool{}, byUser: map[string]map[*tracked]bool{}, revoked: map[string]time.Time{}}
+		conns: map[*pb.Broker]*tracked{}, byHandle: map[string]map[*tracked]bool{}, byUser: map[string]map[*tracked]bool{}, revoked: map[string]time.Time{}}
 	c.cfg.Secret = append([]byte(nil), cfg.Secret...)
 	if c.cfg.MinDelay <= 0 {
 		c.cfg.MinDelay = 200 * time.Millisecond
@@ -178,7 +180,7 @@ func (c *Checker) onConnect(ctx context.Context, b *pb.Broker, _ *pb.RemoteRefer
 	}
 	c.cur.Store(avatar)
 	c.mu.Lock()
-	c.conns++
+	c.connects++
 	c.mu.Unlock()
 	context.AfterFunc(ctx, func() {
 		if c.cur.CompareAndSwap(avatar, nil) {
@@ -309,28 +311,42 @@ func text(v any) (string, bool) {
 }
 
 // track remembers the PB connection of the login ctx belongs to, so
-// that a revocation closes it.
+// that a revocation closes it. A connection is remembered once, however
+// many times it logs in, until it ends.
 func (c *Checker) track(ctx context.Context, user, handle string) {
 	b := pb.CallBroker(ctx)
 	if b == nil {
 		return
 	}
-	t := &tracked{user: user, handle: handle, close: func() { go b.Close() }}
 	c.mu.Lock()
 	if _, gone := c.revoked[handle]; gone {
 		c.mu.Unlock()
-		t.close()
+		go b.Close()
 		return
 	}
+	t := c.conns[b]
+	if t == nil {
+		t = &tracked{b: b, handles: map[string]bool{}, users: map[string]bool{}}
+		c.conns[b] = t
+		context.AfterFunc(b.Context(), func() { c.untrack(t) })
+	}
+	t.handles[handle] = true
+	t.users[user] = true
 	add(c.byHandle, handle, t)
 	add(c.byUser, user, t)
 	c.mu.Unlock()
-	context.AfterFunc(b.Context(), func() {
-		c.mu.Lock()
-		remove(c.byHandle, handle, t)
-		remove(c.byUser, user, t)
-		c.mu.Unlock()
-	})
+}
+
+func (c *Checker) untrack(t *tracked) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.conns, t.b)
+	for h := range t.handles {
+		remove(c.byHandle, h, t)
+	}
+	for u := range t.users {
+		remove(c.byUser, u, t)
+	}
 }
 
 func add(m map[string]map[*tracked]bool, k string, t *tracked) {
@@ -349,19 +365,17 @@ func remove(m map[string]map[*tracked]bool, k string, t *tracked) {
 	}
 }
 
-// Sessions returns how many sessions opened with tickets are open.
+// Sessions returns how many connections hold sessions opened with
+// tickets.
 func (c *Checker) Sessions() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := 0
-	for _, s := range c.byUser {
-		n += len(s)
-	}
-	return n
+	return len(c.conns)
 }
 
 // revoke ends the sessions of user opened with the handle's tickets (all
-// of user's ticket sessions when handle is "").
+// of user's ticket sessions when handle is "") by closing their
+// connections.
 func (c *Checker) revoke(user, handle string) int {
 	now := time.Now()
 	var victims []*tracked
@@ -386,7 +400,7 @@ func (c *Checker) revoke(user, handle string) int {
 	hook := c.hook
 	c.mu.Unlock()
 	for _, t := range victims {
-		t.close()
+		go t.b.Close()
 	}
 	c.log.Info("authd: sessions revoked by the authentication server", "user", logName(user), "closed", len(victims))
 	if hook != nil {
