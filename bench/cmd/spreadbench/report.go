@@ -75,6 +75,8 @@ func computeRatios(r *Report) []Ratio {
 	add("Idle RSS per logged-in connection, Spread vs Twisted (settled RSS)", r.med("idle", "spread idle logged-in", "rss_bytes_per_conn")/r.med("idle", "twisted idle logged-in", "rss_bytes_per_conn"), "x", "<=", 1, "")
 	add("Idle RSS per logged-in connection, Spread vs Twisted, 2 s after the last login", r.med("idle", "spread idle logged-in", "rss_2s_bytes_per_conn")/r.med("idle", "twisted idle logged-in", "rss_2s_bytes_per_conn"), "x", "", 0, "")
 
+	out = append(out, authdRatios(r)...)
+
 	// Context, no target.
 	for _, sh := range shapes {
 		if sh.name != "1x100" { // 1x100 has its target above

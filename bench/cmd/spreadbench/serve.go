@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -83,7 +84,7 @@ var grpcEchoDesc = grpc.ServiceDesc{
 // "LISTENING <port>" once bound and serves until SIGTERM or stdin EOF.
 func serveMain(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
-	kind := fs.String("kind", "echo", "echo | login | django | chat | grpc | netrpc | floor")
+	kind := fs.String("kind", "echo", "echo | login | django | chat | grpc | netrpc | floor | ticket | ticket-issue")
 	users := fs.Int("users", 1000, "users user0..userN-1 (password pw) for login and chat")
 	db := fs.String("db", "", "django: SQLite file (created with one user, bench/benchpass)")
 	readOnly := fs.Bool("readonly", false, "django: Store.ReadOnly (no last_login write)")
@@ -166,6 +167,16 @@ func serveMain(args []string) int {
 		serve = func() error { rs.Accept(ln); return nil }
 	case "floor":
 		serve = func() error { return serveFloor(ln) }
+	case "ticket", "ticket-issue":
+		ttl := time.Minute
+		if *kind == "ticket-issue" {
+			ttl = time.Nanosecond
+		}
+		var err error
+		if serve, err = serveTicket(ln, *users, ttl, quiet); err != nil {
+			fmt.Fprintln(os.Stderr, "serve:", err)
+			return 1
+		}
 	default:
 		fmt.Fprintln(os.Stderr, "serve: unknown kind", *kind)
 		return 2
