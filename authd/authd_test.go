@@ -3,6 +3,7 @@ package authd_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -572,6 +573,27 @@ func TestChain(t *testing.T) {
 	// Operator revocation at the central authd ends the regional login.
 	central.RevokeUser("alice")
 	waitClosed(t, b1, 2*time.Second, "central revocation through the chain")
+
+	// A proxy guessing a password is throttled like a client.
+	pb2, err := pb.Dial(ctx, centralAddr, &pb.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pb2.Close()
+	v, err := pb2.Root().CallRemote(ctx, pb.MethodLoginPassword, authd.ServicePrefix+"regional", secretRG, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := v.(*pb.RemoteReference)
+	if id, err := proxy.CallRemote(ctx, "checkPassword", "bob", []byte("bob-pw")); err != nil || id != "bob" {
+		t.Fatalf("checkPassword: %v, %v", id, err)
+	}
+	for i := range 12 {
+		proxy.CallRemote(ctx, "checkPassword", "bob", []byte(fmt.Sprint("guess-", i)))
+	}
+	if _, err := proxy.CallRemote(ctx, "checkPassword", "bob", []byte("bob-pw")); err == nil {
+		t.Error("a proxy's password guessing was not throttled")
+	}
 
 	// A service that may not proxy cannot forward.
 	notProxy, err := authd.NewChecker(&authd.CheckerConfig{Addr: centralAddr, Service: "b", Secret: secretB, Logger: quiet})

@@ -198,7 +198,26 @@ func (a *serviceAvatar) checkUser(ctx context.Context, creds cred.Credentials) (
 			return "", errLoginRefused
 		}
 	}
+	user := ""
+	if u, ok := creds.(cred.PasswordProver); ok {
+		user = u.User()
+	}
+	// A proxy's users are throttled per user name at this proxy, as the
+	// proxy cannot pass on its clients' addresses: a compromised proxy
+	// cannot guess passwords any faster than a client could.
+	attempt, err := a.s.proxyThrottle.Begin(user, "proxy/"+a.svc.Name)
+	if err != nil {
+		return "", errLoginRefused
+	}
 	id, err := loginChecker{a.s}.CheckCredentials(ctx, creds)
+	switch {
+	case err == nil:
+		attempt.Success()
+	case errors.Is(err, cred.ErrUnauthorizedLogin):
+		attempt.Failure()
+	default:
+		attempt.Cancel()
+	}
 	switch {
 	case err == nil:
 		if id2, up := cutUpstream(id); up {

@@ -63,7 +63,9 @@ type Server struct {
 	pending map[string][]revocation                 // service -> revocations not yet delivered
 	npend   int
 	up      map[string]map[string]bool // upstream handle -> services that redeemed with it
-	closed  bool
+	// proxyThrottle limits the user logins a proxy service checks.
+	proxyThrottle *cred.Throttle
+	closed        bool
 }
 
 // revocation is one revoke(user, handle) for a service's mind.
@@ -81,7 +83,8 @@ func NewServer(cfg *Config) (*Server, error) {
 		return nil, errors.New("authd: Config.Users or Config.Upstream is required")
 	}
 	s := &Server{cfg: *cfg, store: newStore(), minds: map[string]map[*pb.RemoteReference]bool{},
-		pending: map[string][]revocation{}, up: map[string]map[string]bool{}}
+		pending: map[string][]revocation{}, up: map[string]map[string]bool{},
+		proxyThrottle: cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: 10, AddressMaxFailures: 1000})}
 	if s.cfg.TicketTTL <= 0 {
 		s.cfg.TicketTTL = DefaultTicketTTL
 	}
