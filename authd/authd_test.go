@@ -675,3 +675,83 @@ func TestTrackedOnce(t *testing.T) {
 		t.Errorf("%d connections remembered after the connection ended", n)
 	}
 }
+
+// cutter forwards TCP connections to target until cut.
+type cutter struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func newCutter(t *testing.T, addr, target string) *cutter {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cutter{ln: ln, target: target}
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			c.mu.Lock()
+			c.conns = append(c.conns, in, out)
+			c.mu.Unlock()
+			go func() { io.Copy(out, in); out.Close() }()
+			go func() { io.Copy(in, out); in.Close() }()
+		}
+	}()
+	t.Cleanup(c.cut)
+	return c
+}
+
+func (c *cutter) cut() {
+	c.ln.Close()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, x := range c.conns {
+		x.Close()
+	}
+	c.conns = nil
+}
+
+// A revocation for a broker that is not connected reaches it when it
+// logs in at authd again.
+func TestRevocationWhileBrokerAway(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	authdAddr, _ := startAuthd(t, authdOpts{})
+	proxy := newCutter(t, "127.0.0.1:0", authdAddr)
+	proxyAddr := proxy.ln.Addr().String()
+	a := startBroker(t, proxyAddr, "a", secretA)
+	c := userLogin(t, ctx, authdAddr, "alice", alicePW)
+	ba, _, err := login(t, ctx, a.addr, "alice", ticket(t, ctx, c, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.cut()
+	deadline := time.Now().Add(5 * time.Second)
+	for a.checker.Connected() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := c.Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if ba.Err() != nil {
+		t.Fatal("the session ended while its broker was away from authd")
+	}
+	newCutter(t, proxyAddr, authdAddr)
+	if err := a.checker.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, ba, 2*time.Second, "a revocation delivered at the broker's return")
+}
