@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gospread/spread/internal/testcert"
+	"github.com/gospread/spread/pb"
 )
 
 // writeSecret writes a secret file for a test.
@@ -119,4 +122,29 @@ func TestAuthFlags(t *testing.T) {
 	t.Setenv("SPREAD_PASSWORD", "wrong")
 	spread(t, "hey\n", "chat", "join", "--server", srv.addr, "--user", "erin", "--group", "#h").
 		expect(t, "wrong password", 1, "", "login failed")
+}
+
+// authd over TLS: the broker trusts it by CA or by pin, and so does the
+// client.
+func TestAuthdTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, der := testcert.Write(t, dir, "localhost")
+	services := filepath.Join(dir, "services")
+	chatSecret := writeSecret(t, dir, "chat.secret", "chat-tls-secret")
+	spread(t, "", "authd", "services", "add", "--password-file", chatSecret, services, "chat").expect(t, "services add", 0, "", "done")
+	users := writeSecret(t, dir, "users", "dora:dora-pw")
+	ad := startServe(t, context.Background(), "authd", "--listen", "127.0.0.1:0", "--services", services,
+		"--auth", "file:"+users, "--tls-cert", cert, "--tls-key", key)
+	pin := pb.Fingerprint(der)
+	byCA := startServe(t, context.Background(), "chat", "serve", "--listen", "127.0.0.1:0",
+		"--authd", ad.addr, "--service", "chat", "--service-secret-file", chatSecret, "--authd-tls-ca", cert)
+	byPin := startServe(t, context.Background(), "chat", "serve", "--listen", "127.0.0.1:0",
+		"--authd", ad.addr, "--service", "chat", "--service-secret-file", chatSecret, "--authd-tls-pin", pin)
+	t.Setenv("SPREAD_PASSWORD", "dora-pw")
+	spread(t, "via CA\n", "chat", "join", "--server", byCA.addr, "--user", "dora", "--authd", ad.addr, "--service", "chat",
+		"--authd-tls-ca", cert, "--group", "#tls").expect(t, "TLS by CA", 0, "<dora> says: via CA", "")
+	spread(t, "via pin\n", "chat", "join", "--server", byPin.addr, "--user", "dora", "--authd", ad.addr, "--service", "chat",
+		"--authd-tls-pin", pin, "--group", "#tls").expect(t, "TLS by pin", 0, "<dora> says: via pin", "")
+	spread(t, "", "call", "--server", byPin.addr, "--user", "dora", "--authd", ad.addr, "--service", "chat", "--timeout", "2s", "joinGroup", "#tls").
+		expect(t, "plain TCP to a TLS authd", 1, "", "spread call: ")
 }

@@ -1,8 +1,8 @@
 // Command spread is Spread's one binary.
 //
 //	spread call --server HOST:PORT [--user NAME | --anonymous] [--root] METHOD [ARG...]
-//	spread chat serve --listen ADDR [--demo] [--anonymous] [--db DSN] [--tls-cert F --tls-key F]
-//	spread chat join --server ADDR --user NAME --group NAME [--no-mattress]
+//	spread chat serve --listen ADDR [--demo] [--anonymous] [--db DSN] [--auth TYPE:ARG]... [--authd ADDR --service NAME] [--tls-cert F --tls-key F]
+//	spread chat join --server ADDR --user NAME [--authd ADDR --service NAME] --group NAME [--no-mattress]
 //	spread users add|passwd|del|list|check --db DSN [NAME]
 //	spread authd [serve] --services FILE (--auth TYPE:ARG)... [--ticket-ttl D] [--session-ttl D] [--upstream ADDR --service NAME]
 //	spread authd services add [--proxy] [--admin] FILE NAME
