@@ -755,3 +755,54 @@ func TestRevocationWhileBrokerAway(t *testing.T) {
 	}
 	waitClosed(t, ba, 2*time.Second, "a revocation delivered at the broker's return")
 }
+
+// authd keeps at most maxSessionsPerUser sessions of one user, however
+// often the user logs in, redeems a ticket and disconnects.
+func TestSessionsPerUserBounded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	authdAddr, srv := startAuthd(t, authdOpts{})
+	sb, err := pb.Dial(ctx, authdAddr, &pb.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	v, err := sb.Root().CallRemote(ctx, pb.MethodLoginPassword, authd.ServicePrefix+"a", secretA, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := v.(*pb.RemoteReference)
+	b, err := pb.Dial(ctx, authdAddr, &pb.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for i := range 300 {
+		av, err := b.Login(ctx, &cred.UsernamePassword{Username: "bob", Password: []byte("bob-pw")}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk, err := av.CallRemote(ctx, "ticket", "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.CallRemote(ctx, "redeemTicket", "bob", []byte(tk.(string))); err != nil {
+			t.Fatalf("login %d: redeem: %v", i, err)
+		}
+		av.Release() // the login's connection-side end: detached, kept
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		n, _ := srv.Counts()
+		if n <= 256 {
+			if n < 200 {
+				t.Errorf("only %d sessions kept", n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions of one user kept", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

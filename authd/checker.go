@@ -48,7 +48,9 @@ type CheckerConfig struct {
 // A session that a PB login opened with a ticket is revoked when authd
 // says so (its user logged out at authd, the authd login expired, an
 // operator revoked the user): the checker closes that connection,
-// which runs the realm's logout.
+// which runs the realm's logout. Only PB logins are tracked (the checker
+// finds the connection with pb.CallBroker); a login checked outside PB,
+// a web form for example, is checked but not revoked.
 type Checker struct {
 	cfg  CheckerConfig
 	log  *slog.Logger

@@ -23,6 +23,10 @@ const (
 	TicketLen = 43
 	// maxTicketsPerSession caps the unredeemed tickets of one session.
 	maxTicketsPerSession = 64
+	// maxSessionsPerUser caps the sessions authd keeps for one user: the
+	// ones whose connection ended are kept until they expire, so that
+	// their broker sessions can be revoked, but no more than this many.
+	maxSessionsPerUser = 256
 )
 
 type ticket struct {
@@ -93,6 +97,23 @@ func (st *store) addSession(user string, expires time.Time) *session {
 	if m == nil {
 		m = map[*session]bool{}
 		st.sessions[user] = m
+	}
+	if len(m) >= maxSessionsPerUser {
+		// Forget the detached session that ends first: its broker
+		// sessions can then be ended only by revoking the user.
+		var oldest *session
+		for o := range m {
+			if !o.attached && (oldest == nil || o.expires.Before(oldest.expires)) {
+				oldest = o
+			}
+		}
+		if oldest != nil {
+			oldest.ended = true
+			if oldest.timer != nil {
+				oldest.timer.Stop()
+			}
+			delete(m, oldest)
+		}
 	}
 	m[s] = true
 	return s
