@@ -95,6 +95,10 @@ func (d *Decoder) Dialect() Dialect { return d.dialect }
 // count includes it.)
 func (d *Decoder) Buffered() int { return int(d.exprBytes) }
 
+// Offset returns the number of input bytes consumed so far. Called from
+// an emit callback it is the offset just after the emitted expression.
+func (d *Decoder) Offset() int64 { return d.off }
+
 // Feed consumes p. For every complete top-level expression, in order, it
 // calls emit (nil: expressions are discarded). Decoded values are []any,
 // int64, *big.Int (only when int64 cannot hold the value), float64, []byte

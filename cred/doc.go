@@ -62,5 +62,20 @@
 // that says when to retry. Package pb applies all this to every login and
 // tells clients, Twisted ones included, why a login was refused.
 //
+// # One realm, several protocols
+//
+// Twisted asks a realm for an avatar for an interface (IPerspective for
+// Perspective Broker, IResource for the web), so that one realm and one
+// user database serve every protocol. Spread's [Interface] names what
+// the protocol wants: [IPerspective] (Perspective Broker, what
+// [Portal.Login] asks for) or [IHTTPHandler] (an http.Handler for that
+// user; package guard asks for it through [Portal.LoginFor]). A realm
+// that serves more than PB implements [InterfaceRealm] (or is an
+// [InterfaceRealmFunc]); a plain [Realm] keeps working and serves
+// IPerspective only, other interfaces failing with an error matching
+// [ErrUnsupportedInterface]. [Portal.Resume] gives the avatar for an id
+// that was checked earlier (a web session resumed after a restart)
+// without checking credentials again.
+//
 // This package imports only the standard library.
 package cred

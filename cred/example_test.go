@@ -152,3 +152,27 @@ func ExampleThrottle() {
 	// <nil>
 	// <nil>
 }
+
+// One realm serves a Perspective Broker login and a web login: the
+// protocol says which kind of avatar it wants.
+func ExampleInterfaceRealmFunc() {
+	realm := cred.InterfaceRealmFunc(func(ctx context.Context, id string, mind any, iface cred.Interface) (any, func(), error) {
+		switch iface {
+		case cred.IPerspective:
+			return &user{name: id}, nil, nil
+		case cred.IHTTPHandler:
+			return "an http.Handler for " + id, nil, nil // a real realm returns one
+		}
+		return nil, nil, &cred.InterfaceError{Interface: iface}
+	})
+	portal := cred.NewPortal(realm, passwordChecker{"alice": "wonderland"})
+	creds := &cred.UsernamePassword{Username: "alice", Password: []byte("wonderland")}
+
+	_, avatar, _, _ := portal.Login(context.Background(), creds, nil)
+	fmt.Println(avatar.(*user).name)
+	_, avatar, _, _ = portal.LoginFor(context.Background(), creds, nil, cred.IHTTPHandler)
+	fmt.Println(avatar)
+	// Output:
+	// alice
+	// an http.Handler for alice
+}

@@ -2,7 +2,6 @@ package cred
 
 import (
 	"context"
-	"errors"
 	"sync"
 )
 
@@ -33,6 +32,10 @@ type KindsChecker interface {
 // mind is the client's own object handed over at login (for Perspective
 // Broker a remote reference to it), or nil. logout is called exactly once
 // by the protocol when the session ends; it may be nil.
+//
+// RequestAvatar gives Perspective Broker avatars (IPerspective). A realm
+// that also serves the web, or other protocols, implements
+// InterfaceRealm as well.
 type Realm interface {
 	RequestAvatar(ctx context.Context, avatarID string, mind any) (avatar any, logout func(), err error)
 }
@@ -114,31 +117,22 @@ func (p *Portal) Accepts(k Kind) bool {
 // answer matches ErrUnavailable, and anything else is for the server's
 // log; a protocol should show the client only a generic message.
 func (p *Portal) Login(ctx context.Context, creds Credentials, mind any) (avatarID string, avatar any, logout func(), err error) {
+	return p.LoginFor(ctx, creds, mind, IPerspective)
+}
+
+// check runs the checker registered for creds' kind.
+func (p *Portal) check(ctx context.Context, creds Credentials) (string, error) {
 	if creds == nil {
-		return "", nil, nil, &UnhandledError{Kind: ""}
+		return "", &UnhandledError{Kind: ""}
 	}
 	if u, ok := creds.(interface{ User() string }); ok && len(u.User()) > MaxUsernameLen {
-		return "", nil, nil, ErrUsernameTooLong
+		return "", ErrUsernameTooLong
 	}
 	p.mu.RLock()
 	c, ok := p.checkers[creds.Kind()]
 	p.mu.RUnlock()
 	if !ok {
-		return "", nil, nil, &UnhandledError{Kind: creds.Kind()}
+		return "", &UnhandledError{Kind: creds.Kind()}
 	}
-	id, err := c.CheckCredentials(ctx, creds)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	avatar, logout, err = p.realm.RequestAvatar(ctx, id, mind)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	if avatar == nil {
-		if logout != nil {
-			logout()
-		}
-		return "", nil, nil, errors.New("cred: realm returned no avatar")
-	}
-	return id, avatar, logout, nil
+	return c.CheckCredentials(ctx, creds)
 }

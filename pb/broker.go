@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/gospread/spread/banana"
 )
@@ -85,6 +87,22 @@ type Broker struct {
 	cleanups  sync.WaitGroup // logouts and StoppedObserving started by decref/decache
 
 	needsPassword atomic.Bool // the server refused a challenge login for want of the password (Login)
+
+	// limits (limits.go, deadlines.go)
+	exprEnd      int64        // the decoder's offset after the last expression (reader)
+	callBytes    int64        // wire bytes of counted calls in flight, under mu
+	inCharged    atomic.Int64 // unfinished input counted in the process budget
+	partialSince atomic.Int64 // monoNow when the unfinished message began, or 0
+	msgArmed     atomic.Bool
+	msgTimer     atomic.Pointer[time.Timer]
+	idleWatched  bool         // IdleTimeout is on: the reader notes lastInput
+	lastInput    atomic.Int64 // monoNow of the last read
+	idleTimer    atomic.Pointer[time.Timer]
+	loginTimer   atomic.Pointer[time.Timer]
+	loggedIn     atomic.Bool
+	ip           netip.Addr              // the peer's address, for the server's counts
+	unauthCount  bool                    // counted as not logged in by the server, under server.mu
+	logger       atomic.Pointer[connLog] // made when first used (plog)
 }
 
 func newBroker(conn net.Conn, cfg *settings, isServer bool, srv *Server) *Broker {
@@ -102,6 +120,7 @@ func newBroker(conn net.Conn, cfg *settings, isServer bool, srv *Server) *Broker
 		// The maps are made when first written: an idle connection
 		// should cost little.
 	}
+	b.idleWatched = srv != nil && cfg.lim.IdleTimeout > 0
 	b.w.init(b)
 	b.peerRoot = &RemoteReference{b: b, root: true}
 	return b
@@ -184,10 +203,12 @@ func (b *Broker) shutdown(reason error) {
 	b.imports = nil
 	b.mu.Unlock()
 
+	b.stopTimers()
 	b.w.close()
 	b.unpark()
 	b.closeConn()
 	b.cancel()
+	b.releaseInput()
 	b.readyOnce.Do(func() { close(b.ready) })
 
 	lost := &ConnectionLostError{Cause: reason}
@@ -209,6 +230,7 @@ func (b *Broker) shutdown(reason error) {
 		}
 	}
 	b.cleanups.Wait()
+	b.flushLogSummary()
 	if b.server != nil {
 		b.server.forget(b)
 	}

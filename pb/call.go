@@ -202,6 +202,7 @@ type inCall struct {
 	refs   refs
 	opts   jelly.Options
 	msg    [3]any
+	size   int64 // bytes counted against the call budgets (or 0)
 }
 
 func (c *inCall) state() *callState { return &c.st }
@@ -209,7 +210,10 @@ func (c *inCall) state() *callState { return &c.st }
 // incomingCall handles message and cachemessage on the reader
 // goroutine: it decodes the arguments in arrival order, then queues the
 // handler.
-func (b *Broker) incomingCall(l []any, cache bool) error {
+//
+// size is the call's wire size: calls of callBytesFloor bytes or more
+// are counted against Limits.MaxCallBytes and ProcessCallBytes.
+func (b *Broker) incomingCall(l []any, cache bool, size int64) error {
 	req, ok := l[1].(int64)
 	if !ok {
 		return protoErr(nil, "message with a non-int request id")
@@ -229,10 +233,18 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 		return nil
 	}
 
+	if size < callBytesFloor {
+		size = 0
+	}
 	b.mu.Lock()
 	if b.inflight >= b.cfg.MaxCallsInFlight {
 		b.mu.Unlock()
 		b.refuseBusy(l, req, answer)
+		return nil
+	}
+	if size != 0 && !b.chargeCallLocked(size) {
+		b.mu.Unlock()
+		b.refuseBytes(l, req, answer)
 		return nil
 	}
 	b.inflight++
@@ -245,6 +257,7 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 		cache:  cache,
 		target: target,
 		refs:   refs{b: b},
+		size:   size,
 	}
 	c.opts = jelly.Options{Registry: b.registry(), Refs: &c.refs}
 	args, kwargs, err := decodeArgsWith(&c.opts, l[5], l[6])
@@ -271,7 +284,7 @@ func (b *Broker) incomingCall(l []any, cache bool) error {
 //go:noinline
 func (b *Broker) badArgs(c *inCall, req int64, err error) error {
 	c.refs.releaseImports()
-	b.callDone()
+	b.callDone(c.size)
 	var pe *ProtocolError
 	if errors.As(err, &pe) {
 		return pe
@@ -289,7 +302,7 @@ func (b *Broker) badArgs(c *inCall, req int64, err error) error {
 //go:noinline
 func (b *Broker) refuseBusy(l []any, req int64, answer bool) {
 	b.discard(l[5], l[6])
-	b.cfg.log.Warn("pb: refusing call: too many in flight", "peer", b.conn.RemoteAddr().String(), "max", b.cfg.MaxCallsInFlight)
+	b.plog().Warn("pb: refusing call: too many in flight", "peer", b.conn.RemoteAddr().String(), "max", b.cfg.MaxCallsInFlight)
 	if answer {
 		b.sendFailure(req, &Error{Type: pyPBError, Message: fmt.Sprintf("too many calls in flight (max %d)", b.cfg.MaxCallsInFlight)})
 	}
@@ -307,7 +320,7 @@ func (c *inCall) run(ctx *callState) {
 		ctx.took = time.Since(start)
 	}
 	if !c.answer {
-		b.callDone()
+		b.callDone(c.size)
 		if err != nil {
 			b.logHandlerError(&c.call, err)
 		}
@@ -320,7 +333,7 @@ func (c *inCall) run(ctx *callState) {
 	}
 	req := c.req.(int64)
 	if err != nil {
-		b.callDone()
+		b.callDone(c.size)
 		b.logHandlerError(&c.call, err)
 		b.sendFailure(req, err)
 		return
@@ -328,9 +341,9 @@ func (c *inCall) run(ctx *callState) {
 	c.refs = refs{b: b, perspective: answerPerspective(c.target, c.call.Perspective)}
 	sexp, err := jelly.Marshal(v, &c.opts)
 	if err != nil {
-		b.callDone()
+		b.callDone(c.size)
 		c.refs.rollback()
-		b.cfg.log.Error("pb: cannot encode answer", "method", c.call.Method, "err", err)
+		b.plog().Error("pb: cannot encode answer", "method", c.call.Method, "err", err)
 		b.sendFailure(req, &Error{Type: pyPBError, Message: "cannot encode the answer: " + err.Error()})
 		return
 	}
@@ -339,7 +352,7 @@ func (c *inCall) run(ctx *callState) {
 	// all done. Elsewhere, a call that is the only one in flight has
 	// nothing to share a write with: its answer is written at once, on
 	// this goroutine.
-	alone := b.callDone() == 0
+	alone := b.callDone(c.size) == 0
 	if ctx.inline {
 		err = b.w.enqueue(c.msg[:])
 	} else {
@@ -348,20 +361,53 @@ func (c *inCall) run(ctx *callState) {
 	if err != nil {
 		c.refs.rollback()
 		if !errors.Is(err, ErrClosed) {
-			b.cfg.log.Error("pb: cannot send answer", "method", c.call.Method, "err", err)
+			b.plog().Error("pb: cannot send answer", "method", c.call.Method, "err", err)
 			b.sendFailure(req, &Error{Type: pyPBError, Message: "cannot encode the answer: " + err.Error()})
 		}
 	}
 }
 
-// callDone counts a call as finished and returns how many are still in
-// flight.
-func (b *Broker) callDone() int {
+// callDone counts a call of size counted bytes as finished and returns
+// how many are still in flight.
+func (b *Broker) callDone(size int64) int {
 	b.mu.Lock()
 	b.inflight--
 	n := b.inflight
+	if size != 0 {
+		b.callBytes -= size
+		callBytes.Add(-size)
+	}
 	b.mu.Unlock()
 	return n
+}
+
+// chargeCallLocked counts size bytes of a call against the connection's
+// and the process's call budgets, or reports false when either would
+// pass its limit. Call with b.mu held.
+func (b *Broker) chargeCallLocked(size int64) bool {
+	lim := &b.cfg.lim
+	if over(b.callBytes+size, lim.MaxCallBytes) {
+		return false
+	}
+	if over(callBytes.Add(size), lim.ProcessCallBytes) {
+		callBytes.Add(-size)
+		return false
+	}
+	b.callBytes += size
+	return true
+}
+
+// refuseBytes refuses a call over the call byte budgets. Kept out of
+// line, like refuseBusy.
+//
+//go:noinline
+func (b *Broker) refuseBytes(l []any, req int64, answer bool) {
+	b.discard(l[5], l[6])
+	b.plog().Warn("pb: refusing call: too many bytes of calls in flight", "peer", b.conn.RemoteAddr().String(),
+		"max_conn", b.cfg.lim.MaxCallBytes, "max_process", b.cfg.lim.ProcessCallBytes)
+	if answer {
+		b.sendFailure(req, &Error{Type: pyPBError, Message: "too many bytes of calls in flight, try again later"})
+	}
 }
 
 func answerPerspective(target, perspective any) any {
@@ -519,5 +565,5 @@ func (b *Broker) logHandlerError(c *Call, err error) {
 	if errors.As(err, &pe) {
 		return // an intended failure, like Twisted's pb.Error: not logged
 	}
-	b.cfg.log.Info("pb: call failed", "method", c.Method, "err", err)
+	b.plog().Info("pb: call failed", "peer", b.conn.RemoteAddr().String(), "method", c.Method, "err", err)
 }

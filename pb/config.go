@@ -84,6 +84,10 @@ type Config struct {
 	// accepts. Default pb, then none.
 	Dialects []banana.Dialect
 
+	// Limits bounds a server's connections, login and idle times, message
+	// times and memory budgets (limits.go). Nil means the defaults.
+	Limits *Limits
+
 	// challenge, when set, replaces the CSPRNG challenge (tests only).
 	challenge func() []byte
 
@@ -97,7 +101,8 @@ type Config struct {
 
 type settings struct {
 	Config
-	log *slog.Logger
+	log *slog.Logger // Logger, with peer-supplied values shortened (logsafe.go)
+	lim Limits       // Limits with the defaults filled in
 }
 
 func resolve(c *Config) *settings {
@@ -126,13 +131,14 @@ func resolve(c *Config) *settings {
 	if len(s.Dialects) == 0 {
 		s.Dialects = []banana.Dialect{banana.DialectPB, banana.DialectNone}
 	}
-	s.log = s.Logger
-	if s.log == nil {
-		s.log = slog.Default()
+	log := s.Logger
+	if log == nil {
+		log = slog.Default()
 	}
-	if s.Registry != nil {
-		registerFailure(s.Registry)
-	}
+	s.log = slog.New(safeHandler{log.Handler()})
+	s.lim = s.Limits.resolve()
+	// The caller's Registry is used as it is: the failure class is
+	// decoded by the broker's refs hook (refs.IsRefTag), not registered.
 	if s.Throttle == nil {
 		s.Throttle = cred.NewThrottle(nil)
 	}

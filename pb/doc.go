@@ -129,4 +129,30 @@
 // Config.MaxImports proxies, Config.MaxCallsInFlight incoming calls, and
 // Config.MaxQueuedBytes of output waiting for a peer that does not read
 // (that peer is disconnected and logged).
+//
+// Config.Limits ([Limits]) bounds what peers can make a process hold:
+//
+//   - A [Server] caps its open connections, and lower, the connections
+//     not logged in yet (with Config.Portal), in all and per remote IP
+//     address. A connection over a cap is closed as soon as it is
+//     accepted. The defaults follow the process's file limit, so that a
+//     flood of connections that never log in cannot take the files the
+//     logged-in users need. An accept error (out of files, a connection
+//     aborted) is logged and retried after a short pause: Serve never
+//     ends because of a peer.
+//   - A connection of a Portal server that has not logged in within
+//     Limits.LoginTimeout (30 s) is closed; an optional IdleTimeout
+//     closes silent ones. A message started and not finished within
+//     MessageTimeout (30 s) closes the connection. These are timers of
+//     their own, so they hold for parked connections too.
+//   - Byte budgets per connection and per process: unfinished input,
+//     queued output, and the calls in flight (a handler waiting for an
+//     answer the peer never sends holds its arguments). Over a budget, a
+//     call is refused with an error reply, or the connection that grows
+//     is closed ([BudgetError]); [BudgetUse] reports the process's use.
+//   - Logs: text from the peer is shortened and escaped in every log
+//     line; one connection logs at most Limits.LogLinesPerMinute lines a
+//     minute and a count of the rest; lines about whole connections
+//     (refused, timed out, closed for bad input) are rate-limited per
+//     server.
 package pb

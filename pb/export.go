@@ -77,7 +77,7 @@ func (b *Broker) release(verb string, idv any) {
 		if !ok {
 			logged = "a " + pyTypeName(idv) // never log peer-sized data
 		}
-		b.cfg.log.Warn("pb: "+verb+" of unknown id ignored", "peer", b.conn.RemoteAddr().String(), "id", logged)
+		b.plog().Warn("pb: "+verb+" of unknown id ignored", "peer", b.conn.RemoteAddr().String(), "id", logged)
 		return
 	}
 	e.refs--

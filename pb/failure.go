@@ -200,11 +200,11 @@ func (b *Broker) sendFailure(req int64, err error) {
 	}
 	state, jerr := jelly.Marshal(d, nil)
 	if jerr != nil {
-		b.cfg.log.Error("pb: cannot encode failure", "err", jerr)
+		b.plog().Error("pb: cannot encode failure", "err", jerr)
 		return
 	}
 	if serr := b.w.send([]any{verbError, req, []any{pyCopyableFailure, state}}); serr != nil && !errors.Is(serr, ErrClosed) {
-		b.cfg.log.Error("pb: cannot send failure", "err", serr)
+		b.plog().Error("pb: cannot send failure", "err", serr)
 	}
 }
 

@@ -69,7 +69,7 @@ func (b *Broker) uncache(idv any) {
 	}
 	b.mu.Unlock()
 	if h == nil {
-		b.cfg.log.Warn("pb: uncache of unknown id ignored", "peer", b.conn.RemoteAddr().String(), "id", id)
+		b.plog().Warn("pb: uncache of unknown id ignored", "peer", b.conn.RemoteAddr().String(), "id", id)
 	}
 }
 

@@ -288,6 +288,7 @@ func (r *loginRoot) finish(ctx context.Context, creds cred.Credentials, username
 		a.runLogout()
 		return nil, &ConnectionLostError{Cause: b.Err()}
 	}
+	b.noteLoggedIn() // the connection has an avatar: see limits.go
 	return a, nil
 }
 

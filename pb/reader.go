@@ -70,7 +70,11 @@ func (b *Broker) readFrom(armed, active bool) {
 	// error, no deadline to arm.
 	consume := func(p []byte) bool {
 		fed = true
+		prev := b.dec.Buffered()
 		ferr = b.dec.Feed(p, b.expression)
+		if ferr == nil {
+			ferr = b.afterFeed(prev, len(p))
+		}
 		return ferr == nil && b.deferred.j == nil && (armed || !parkable || !b.isReady())
 	}
 	for {
@@ -120,10 +124,11 @@ func (b *Broker) readFrom(armed, active bool) {
 //go:noinline
 func (b *Broker) badInput(err error) {
 	var pe *ProtocolError
-	if !errors.As(err, &pe) {
+	var be *BudgetError
+	if !errors.As(err, &pe) && !errors.As(err, &be) {
 		err = protoErr(err, "bad input")
 	}
-	b.cfg.log.Warn("pb: closing connection", "peer", b.conn.RemoteAddr().String(), "err", err)
+	b.logEnd("pb: closing connection", err)
 	b.shutdown(err)
 }
 
@@ -257,6 +262,9 @@ func (r *rawReader) tryRead(fd uintptr) bool {
 // expression handles one top-level banana expression. It runs on the
 // reader goroutine and never runs user code.
 func (b *Broker) expression(v any) error {
+	end := b.dec.Offset()
+	size := end - b.exprEnd
+	b.exprEnd = end
 	select {
 	case <-b.ready:
 	default:
@@ -283,7 +291,7 @@ func (b *Broker) expression(v any) error {
 		if len(l) != 7 {
 			return fieldsErr(verb, len(l), 7)
 		}
-		return b.incomingCall(l, verb == verbCacheMessage)
+		return b.incomingCall(l, verb == verbCacheMessage, size)
 	case verbAnswer, verbError:
 		if len(l) != 3 {
 			return fieldsErr(verb, len(l), 3)
@@ -336,7 +344,7 @@ func unknownVerbErr(verb string) error {
 
 //go:noinline
 func (b *Broker) notUnderstood(l []any) {
-	b.cfg.log.Warn("pb: peer did not understand", "peer", b.conn.RemoteAddr().String(), "what", fmt.Sprint(l[1:]))
+	b.plog().Warn("pb: peer did not understand", "peer", b.conn.RemoteAddr().String(), "what", peerValue(l[1:]))
 }
 
 // negotiate handles the dialect exchange: the server reads the client's

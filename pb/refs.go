@@ -95,8 +95,13 @@ func (r *refs) rollback() {
 	}
 }
 
-// IsRefTag reports whether tag is a registered Cacheable's tag.
+// IsRefTag reports whether tag is a registered Cacheable's tag, or the
+// failure class, which every broker decodes whatever its Registry holds
+// (so that Config.Registry is never written to).
 func (r *refs) IsRefTag(tag string) bool {
+	if tag == pyCopyableFailure {
+		return true
+	}
 	_, ok := r.b.cfg.Caches[tag]
 	return ok
 }
@@ -204,6 +209,15 @@ func (r *refs) marshalCacheable(m *jelly.Marshaler, c Cacheable) (any, bool, err
 func (r *refs) UnmarshalRef(u *jelly.Unmarshaler, tag string, sexp []any) (any, error) {
 	b := r.b
 	switch tag {
+	case pyCopyableFailure:
+		if len(sexp) != 2 {
+			return nil, fmt.Errorf("pb: failure with %d fields, want 2", len(sexp))
+		}
+		state, err := u.Unmarshal(sexp[1])
+		if err != nil {
+			return nil, err
+		}
+		return decodeFailure(state)
 	case "remote":
 		id, err := refID(sexp)
 		if err != nil {

@@ -5,7 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -23,7 +26,18 @@ type Server struct {
 	conns     map[*Broker]struct{}
 	closed    bool
 	wg        sync.WaitGroup
+
+	// connection counts for Limits, under mu
+	unauth int                     // connections not logged in (Portal servers)
+	perIP  map[netip.Addr]*ipConns // by remote address
+
+	refused atomic.Int64 // connections closed at once for a cap
+	logMu   sync.Mutex
+	logLims map[string]*lineLimiter // logConnKind, by kind
 }
+
+// ipConns counts one remote address's connections.
+type ipConns struct{ open, unauth int }
 
 // NewServer returns a server with the given configuration (nil means
 // defaults, which serve a root without methods).
@@ -32,6 +46,7 @@ func NewServer(cfg *Config) *Server {
 		cfg:       resolve(cfg),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*Broker]struct{}),
+		perIP:     make(map[netip.Addr]*ipConns),
 	}
 }
 
@@ -60,17 +75,39 @@ func (s *Server) Serve(ln net.Listener) error {
 			if closed {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
+			if !temporaryAcceptErr(err) {
+				return err
 			}
-			return err
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.logConn("pb: accept failed; retrying", nil, "err", err.Error(), "retry_in", delay.String())
+			time.Sleep(delay)
+			continue
 		}
 		delay = 0
-		s.ServeConn(conn)
+		s.serveConn(conn)
 	}
+}
+
+// temporaryAcceptErr reports whether Serve should retry after an accept
+// error: running out of files or memory, a connection aborted before it
+// was accepted, a timeout. Such errors come and go with the peers; the
+// server must not end because of them.
+func temporaryAcceptErr(err error) bool {
+	if errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range [...]syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ECONNABORTED,
+		syscall.ECONNRESET, syscall.ENOBUFS, syscall.ENOMEM, syscall.EAGAIN, syscall.EINTR,
+		syscall.EPROTO, syscall.EPERM, syscall.ETIMEDOUT, syscall.ENETDOWN, syscall.EHOSTUNREACH} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // ListenAndServe listens on the TCP address addr (with Config.TLS when
@@ -87,30 +124,123 @@ func (s *Server) ListenAndServe(addr string) error {
 }
 
 // ServeConn serves one connection that was accepted elsewhere and
-// returns its broker at once.
+// returns its broker at once. A connection over one of the caps of
+// Limits is closed at once; its broker has ended with a *ConnLimitError.
 func (s *Server) ServeConn(conn net.Conn) *Broker {
-	b := newBroker(conn, s.cfg, true, s)
+	b, what := s.serveConn(conn)
+	if b == nil {
+		b = newBroker(conn, s.cfg, true, nil)
+		b.shutdown(&ConnLimitError{Cap: what})
+	}
+	return b
+}
+
+// serveConn serves conn, or closes it and returns nil and the name of
+// the cap of Limits it would pass.
+func (s *Server) serveConn(conn net.Conn) (*Broker, string) {
+	ip := remoteIP(conn)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		conn.Close()
+		b := newBroker(conn, s.cfg, true, nil)
 		b.shutdown(ErrServerClosed)
-		return b
+		return b, ""
+	}
+	c, what := s.capLocked(ip)
+	if what != "" {
+		s.mu.Unlock()
+		s.refused.Add(1)
+		conn.Close()
+		s.logConn("pb: connection refused", conn.RemoteAddr(), "cap", what)
+		return nil, what
+	}
+	b := newBroker(conn, s.cfg, true, s)
+	b.ip = ip
+	c.open++
+	if s.cfg.Portal != nil {
+		c.unauth++
+		s.unauth++
+		b.unauthCount = true
 	}
 	s.conns[b] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	b.startTimers()
 	b.start()
-	return b
+	return b, ""
+}
+
+// capLocked returns the counts of address ip, or the name of the cap of
+// Limits that one more connection from ip would pass. Call with s.mu
+// held.
+func (s *Server) capLocked(ip netip.Addr) (*ipConns, string) {
+	lim := &s.cfg.lim
+	c := s.perIP[ip]
+	open, unauth := 0, 0
+	if c != nil {
+		open, unauth = c.open, c.unauth
+	}
+	portal := s.cfg.Portal != nil
+	perIP := ip.IsValid() // not for Unix sockets and the like
+	switch {
+	case over(len(s.conns)+1, lim.MaxConns):
+		return nil, "MaxConns"
+	case perIP && over(open+1, lim.MaxConnsPerIP):
+		return nil, "MaxConnsPerIP"
+	case portal && over(s.unauth+1, lim.MaxUnauthConns):
+		return nil, "MaxUnauthConns"
+	case portal && perIP && over(unauth+1, lim.MaxUnauthConnsPerIP):
+		return nil, "MaxUnauthConnsPerIP"
+	}
+	if c == nil {
+		c = &ipConns{}
+		s.perIP[ip] = c
+	}
+	return c, ""
+}
+
+// loggedIn moves b out of the count of connections not logged in.
+func (s *Server) loggedIn(b *Broker) {
+	s.mu.Lock()
+	s.uncountUnauthLocked(b)
+	s.mu.Unlock()
+}
+
+func (s *Server) uncountUnauthLocked(b *Broker) {
+	if !b.unauthCount {
+		return
+	}
+	b.unauthCount = false
+	s.unauth--
+	if c := s.perIP[b.ip]; c != nil {
+		c.unauth--
+	}
 }
 
 func (s *Server) forget(b *Broker) {
 	s.mu.Lock()
 	if _, ok := s.conns[b]; ok {
 		delete(s.conns, b)
+		s.uncountUnauthLocked(b)
+		if c := s.perIP[b.ip]; c != nil {
+			if c.open--; c.open <= 0 {
+				delete(s.perIP, b.ip)
+			}
+		}
 		s.wg.Done()
 	}
 	s.mu.Unlock()
+}
+
+// remoteIP returns the peer's IP address (the zero Addr for other kinds
+// of connection).
+func remoteIP(conn net.Conn) netip.Addr {
+	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
 }
 
 // Close stops accepting and closes every connection; logouts run before
@@ -150,4 +280,18 @@ func (s *Server) Connections() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
+}
+
+// ConnStats describes a server's connections.
+type ConnStats struct {
+	Open        int   // open connections
+	NotLoggedIn int   // of which not logged in (Portal servers)
+	Refused     int64 // connections closed at once for a cap, since the start
+}
+
+// Stats returns the server's connection counts.
+func (s *Server) Stats() ConnStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ConnStats{Open: len(s.conns), NotLoggedIn: s.unauth, Refused: s.refused.Load()}
 }

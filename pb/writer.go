@@ -32,6 +32,8 @@ type writer struct {
 	flushing bool
 	idle     chan struct{} // made by close, closed when the current flush ends
 	closed   bool
+	writing  int   // bytes of the write under way
+	charged  int64 // bytes counted in the process's queuedBytes
 }
 
 func (w *writer) init(b *Broker) {
@@ -62,14 +64,47 @@ func (w *writer) enqueue(msg []any) error {
 	}
 	w.out = out
 	over := len(out) > w.b.cfg.MaxQueuedBytes
+	var budget bool
+	if len(out)+w.writing > queuedFree || w.charged != 0 {
+		budget = w.chargeLocked()
+	}
 	w.mu.Unlock()
-	if over {
-		err := protoErr(nil, "peer is not reading: more than %d bytes queued", w.b.cfg.MaxQueuedBytes)
-		w.b.cfg.log.Warn("pb: disconnecting slow peer", "peer", w.b.conn.RemoteAddr().String(), "queued_max", w.b.cfg.MaxQueuedBytes)
-		go w.b.shutdown(err)
-		return err
+	if over || budget {
+		return w.tooMuch(budget)
 	}
 	return nil
+}
+
+// chargeLocked counts the queued bytes beyond queuedFree in the
+// process's budget and reports whether the process is over it while
+// this connection's queue grows. Call with w.mu held.
+func (w *writer) chargeLocked() bool {
+	want := int64(0)
+	if !w.closed {
+		want = max(int64(len(w.out)+w.writing-queuedFree), 0)
+	}
+	delta := want - w.charged
+	if delta == 0 {
+		return false
+	}
+	w.charged = want
+	total := queuedBytes.Add(delta)
+	return delta > 0 && over(total, w.b.cfg.lim.ProcessQueuedBytes)
+}
+
+// tooMuch disconnects a peer that lets too much output pile up.
+//
+//go:noinline
+func (w *writer) tooMuch(process bool) error {
+	var err error
+	if process {
+		err = &BudgetError{What: "queued output", Limit: w.b.cfg.lim.ProcessQueuedBytes, Scope: "process"}
+	} else {
+		err = protoErr(nil, "peer is not reading: more than %d bytes queued", w.b.cfg.MaxQueuedBytes)
+	}
+	w.b.logEnd("pb: disconnecting slow peer", err)
+	go w.b.shutdown(err)
+	return err
 }
 
 // send queues the message msg and makes sure a flush runs. Safe on any goroutine,
@@ -153,12 +188,17 @@ func (w *writer) flush() {
 		}
 		w.out = w.spare[:0]
 		w.spare = nil
+		w.writing = len(buf)
 		w.mu.Unlock()
 
 		w.b.conn.SetWriteDeadline(time.Now().Add(w.b.cfg.WriteTimeout))
 		_, err := w.b.conn.Write(buf)
 
 		w.mu.Lock()
+		w.writing = 0
+		if w.charged != 0 {
+			w.chargeLocked()
+		}
 		if cap(buf) <= 64<<10 {
 			w.spare = buf[:0]
 		}
@@ -192,6 +232,7 @@ func (w *writer) close() {
 		return
 	}
 	w.closed = true
+	w.chargeLocked() // gives back the connection's share for good
 	w.mu.Unlock()
 	w.b.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	w.kick()

@@ -132,7 +132,7 @@ func runAuthdServe(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	defer srv.Close()
 	log.Info("authd: services loaded", "services", len(svcs.Names()), "ticket_ttl", *ticketTTL, "session_ttl", *sessionTTL)
 	throttle := cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: *failures})
-	ps := pb.NewServer(&pb.Config{Portal: srv.Portal(), Logger: log, Throttle: throttle})
+	ps := pb.NewServer(&pb.Config{Portal: srv.Portal(), Logger: log, Throttle: throttle, Limits: o.pbLimits()})
 	return serve(ctx, log, "authd", o.pbEndpoint(ps, tlsConfig))
 }
 

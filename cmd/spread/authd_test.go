@@ -12,6 +12,20 @@ import (
 	"github.com/gospread/spread/pb"
 )
 
+// waitConnected waits until the chat server s has logged in at authd:
+// on a loaded machine that may take longer than chat serve waits before
+// serving.
+func waitConnected(t *testing.T, s *server) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(s.stderr.String(), `msg="authd: connected to the authentication server"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the chat server did not connect to authd:\n%s", s.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // writeSecret writes a secret file for a test.
 func writeSecret(t *testing.T, dir, name, secret string) string {
 	t.Helper()
@@ -45,9 +59,7 @@ func TestAuthdCommands(t *testing.T) {
 		"--auth", "file:"+users, "--ticket-ttl", "30s")
 	ch := startServe(t, context.Background(), "chat", "serve", "--listen", "127.0.0.1:0", "--demo",
 		"--authd", ad.addr, "--service", "chat", "--service-secret-file", chatSecret)
-	if !strings.Contains(ch.stderr.String(), "connected to the authentication server") {
-		t.Errorf("chat serve did not connect to authd:\n%s", ch.stderr)
-	}
+	waitConnected(t, ch)
 
 	// dora is known only to authd: a ticket login.
 	t.Setenv("SPREAD_PASSWORD", "dora-pw")
@@ -140,6 +152,8 @@ func TestAuthdTLS(t *testing.T) {
 		"--authd", ad.addr, "--service", "chat", "--service-secret-file", chatSecret, "--authd-tls-ca", cert)
 	byPin := startServe(t, context.Background(), "chat", "serve", "--listen", "127.0.0.1:0",
 		"--authd", ad.addr, "--service", "chat", "--service-secret-file", chatSecret, "--authd-tls-pin", pin)
+	waitConnected(t, byCA)
+	waitConnected(t, byPin)
 	t.Setenv("SPREAD_PASSWORD", "dora-pw")
 	spread(t, "via CA\n", "chat", "join", "--server", byCA.addr, "--user", "dora", "--authd", ad.addr, "--service", "chat",
 		"--authd-tls-ca", cert, "--group", "#tls").expect(t, "TLS by CA", 0, "<dora> says: via CA", "")

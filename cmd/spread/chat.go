@@ -66,7 +66,7 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	portal := users.portal(server)
 	users.waitAuthd(ctx, log, "chat")
 	throttle := cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: *failures})
-	srv := pb.NewServer(&pb.Config{Portal: portal, Logger: log, Throttle: throttle})
+	srv := pb.NewServer(&pb.Config{Portal: portal, Logger: log, Throttle: throttle, Limits: o.pbLimits()})
 	return serve(ctx, log, "chat", o.pbEndpoint(srv, tlsConfig))
 }
 

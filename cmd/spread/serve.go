@@ -23,11 +23,27 @@ const shutdownGrace = 10 * time.Second
 type serveOptions struct {
 	listen string
 	tls    tlsServerFlags
+	limits pb.Limits
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet, defaultAddr string) {
 	fs.StringVar(&o.listen, "listen", defaultAddr, "listen address, HOST:PORT")
 	o.tls.register(fs)
+	l := &o.limits
+	fs.IntVar(&l.MaxConns, "max-conns", 0, "most open connections (0: the file limit less 10%, -1: no cap)")
+	fs.IntVar(&l.MaxConnsPerIP, "max-conns-per-ip", 0, "most open connections from one IP address (0: max-conns)")
+	fs.IntVar(&l.MaxUnauthConns, "max-unauth-conns", 0, "most connections not logged in (0: max-conns/4)")
+	fs.IntVar(&l.MaxUnauthConnsPerIP, "max-unauth-conns-per-ip", 0, "most connections not logged in from one IP address (0: 256)")
+	fs.DurationVar(&l.LoginTimeout, "login-timeout", 0, "close connections not logged in after this long (0: 30s, negative: never)")
+	fs.DurationVar(&l.IdleTimeout, "idle-timeout", 0, "close logged-in connections silent for this long (0: never)")
+	fs.DurationVar(&l.MessageTimeout, "message-timeout", 0, "close connections that do not finish a started message within this time (0: 30s)")
+}
+
+// pbLimits returns the connection caps and timeouts the flags set, for
+// a pb.Config (a copy: the Config owns it).
+func (o *serveOptions) pbLimits() *pb.Limits {
+	l := o.limits
+	return &l
 }
 
 // endpoint is one server that serve runs on its own listener: a PB

@@ -186,9 +186,18 @@ func authdSetup(t *testing.T) (dir, services, users string) {
 // startChatBroker runs spread chat serve delegating to authd as service.
 func startChatBroker(t *testing.T, authdAddr, service string) *spreadServer {
 	t.Helper()
-	return startSpreadServer(t, []string{"SPREAD_SERVICE_SECRET=" + authdChatSecret},
+	s := startSpreadServer(t, []string{"SPREAD_SERVICE_SECRET=" + authdChatSecret},
 		"chat", "serve", "--listen", "127.0.0.1:0", "--demo", "--authd", authdAddr, "--service", service,
 		"--login-failures", "50") // the tests' refusals come from one address
+	// On a loaded machine the broker may serve before it has reached authd.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(s.Log(), `msg="authd: connected to the authentication server"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the broker did not connect to authd:\n%s", s.Log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return s
 }
 
 func TestAuthdTwistedClients(t *testing.T) {

@@ -39,6 +39,7 @@ type options struct {
 	idleConns        int
 	perHolder        int
 	fanoutMembers    int
+	floodUsers       int
 	loginConns       int
 	payload          string
 	timeout          time.Duration
@@ -51,7 +52,7 @@ type options struct {
 func (o *options) want(name string) bool { return o.match == nil || o.match.MatchString(name) }
 
 // sections in run order.
-var sections = []string{"calls", "logins", "idle", "fanout", "codec"}
+var sections = []string{"calls", "logins", "idle", "fanout", "codec", "web", "flood"}
 
 func main() {
 	if len(os.Args) > 1 {
@@ -60,6 +61,8 @@ func main() {
 			os.Exit(serveMain(os.Args[2:]))
 		case "hold":
 			os.Exit(holdMain(os.Args[2:]))
+		case "flood":
+			os.Exit(floodMain(os.Args[2:]))
 		case "run":
 			os.Args = append(os.Args[:1], os.Args[2:]...)
 		}
@@ -84,6 +87,7 @@ func runMain(args []string) int {
 	fs.IntVar(&o.idleConns, "idle-conns", 10000, "idle logged-in connections")
 	fs.IntVar(&o.perHolder, "per-holder", 2000, "connections per holder process")
 	fs.IntVar(&o.fanoutMembers, "fanout-members", 1000, "chat group members")
+	fs.IntVar(&o.floodUsers, "flood-users", 1000, "logged-in users calling during the connection flood")
 	fs.IntVar(&o.loginConns, "login-conns", 4, "connections logging in concurrently")
 	fs.StringVar(&o.payload, "payload", "spread bench payload 0123456789", "the echoed string")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "abort the whole run after this long")
@@ -108,6 +112,9 @@ func runMain(args []string) int {
 		}
 		if !set["fanout-members"] {
 			o.fanoutMembers = 50
+		}
+		if !set["flood-users"] {
+			o.floodUsers = 100
 		}
 	}
 	if o.runs < 3 {
@@ -180,6 +187,10 @@ func runMain(args []string) int {
 			ms = runFanout(ctx, o)
 		case "codec":
 			ms = runCodec(ctx, o)
+		case "web":
+			ms = runWeb(ctx, o)
+		case "flood":
+			ms = runFlood(ctx, o)
 		}
 		rep.Measurements = append(rep.Measurements, ms...)
 		logf("spreadbench: %s done in %s", s, time.Since(t0).Round(100*time.Millisecond))

@@ -98,6 +98,7 @@ func computeRatios(r *Report) []Ratio {
 				r.med("codec", "spread "+c.name+" "+dir, "mb_per_s")/r.med("codec", "twisted "+c.name+" "+dir, "mb_per_s"), "x", "", 0, "")
 		}
 	}
+	out = append(out, webRatios(r)...)
 	return out
 }
 
@@ -139,7 +140,7 @@ func printReport(w io.Writer, r *Report) {
 		r.Meta["runs"], r.Meta["duration_s"], r.Meta["warmup_s"])
 	fmt.Fprintln(w, "\nMedians over the runs; ±x% is half the range (max-min)/2 relative to the median.")
 
-	var calls, logins, idle, fan, codec []*Measurement
+	var calls, logins, idle, fan, codec, flood []*Measurement
 	var errs []*Measurement
 	for _, m := range r.Measurements {
 		if m.Error != "" {
@@ -156,6 +157,8 @@ func printReport(w io.Writer, r *Report) {
 			fan = append(fan, m)
 		case "codec":
 			codec = append(codec, m)
+		case "flood":
+			flood = append(flood, m)
 		}
 	}
 	if len(calls) > 0 {
@@ -205,6 +208,8 @@ func printReport(w io.Writer, r *Report) {
 				f(m, "wire_bytes", "%.0f"), f(m, "ns_per_op", "%.0f"), f(m, "mb_per_s", "%.1f"), f(m, "allocs_per_op", "%.1f"), f(m, "bytes_per_op", "%.0f"))
 		}
 	}
+	printWeb(w, r)
+	printFlood(w, flood)
 	if len(r.Ratios) > 0 {
 		fmt.Fprintln(w, "\n### Ratios and targets (same run)")
 		fmt.Fprintln(w, "\n| figure | value | target | met |")

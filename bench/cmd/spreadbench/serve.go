@@ -84,11 +84,12 @@ var grpcEchoDesc = grpc.ServiceDesc{
 // "LISTENING <port>" once bound and serves until SIGTERM or stdin EOF.
 func serveMain(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
-	kind := fs.String("kind", "echo", "echo | login | django | chat | grpc | netrpc | floor | ticket | ticket-issue")
+	kind := fs.String("kind", "echo", "echo | login | django | chat | grpc | netrpc | floor | web-bare | web-guard | web-scs | web-django | ticket | ticket-issue")
 	users := fs.Int("users", 1000, "users user0..userN-1 (password pw) for login and chat")
 	db := fs.String("db", "", "django: SQLite file (created with one user, bench/benchpass)")
 	readOnly := fs.Bool("readonly", false, "django: Store.ReadOnly (no last_login write)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	maxUnauth := fs.Int("max-unauth-conns", 0, "login: pb.Limits.MaxUnauthConns (0: the default)")
 	memprofile := fs.String("memprofile", "", "on SIGUSR1, write a heap profile to this file and goroutine stacks to FILE.goroutines")
 	fs.Parse(args)
 
@@ -125,7 +126,7 @@ func serveMain(args []string) int {
 		serve = func() error { return srv.Serve(ln) }
 	case "login":
 		portal := cred.NewPortal(benchRealm, checkers.NewInMemory(benchUsers(*users)))
-		srv := pb.NewServer(&pb.Config{Portal: portal, Logger: quiet})
+		srv := pb.NewServer(&pb.Config{Portal: portal, Logger: quiet, Limits: &pb.Limits{MaxUnauthConns: *maxUnauth}})
 		serve = func() error { return srv.Serve(ln) }
 	case "django":
 		if *db == "" {
@@ -167,12 +168,17 @@ func serveMain(args []string) int {
 		serve = func() error { rs.Accept(ln); return nil }
 	case "floor":
 		serve = func() error { return serveFloor(ln) }
+	case "web-bare", "web-guard", "web-scs", "web-django":
+		serve, err = serveWeb(*kind, ln, *db, *users, quiet)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "serve:", err)
+			return 1
+		}
 	case "ticket", "ticket-issue":
 		ttl := time.Minute
 		if *kind == "ticket-issue" {
 			ttl = time.Nanosecond
 		}
-		var err error
 		if serve, err = serveTicket(ln, *users, ttl, quiet); err != nil {
 			fmt.Fprintln(os.Stderr, "serve:", err)
 			return 1
