@@ -16,6 +16,7 @@ import (
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/cred/checkers"
 	"github.com/gospread/spread/cred/django/djangostore"
+	"github.com/gospread/spread/pb"
 )
 
 // The --auth grammar of every server command, after Twisted's strcred:
@@ -281,9 +282,20 @@ func (s *stores) portal(realm cred.Realm) *cred.Portal {
 // credentials wins. A refusal or unhandled kind moves on to the next;
 // when none accepts, the answer is a refusal, unless a store could not
 // be reached, and then the credentials could not be checked.
-type chainChecker []cred.Checker
+//
+// "Could not be checked" is not counted by the login throttle. So that
+// an outage of one store (authd down) does not open the others to
+// unthrottled guessing, a login that another store refused and an
+// unreachable one could not check is counted here, per user name and
+// address, like a failure: after cred.Throttle's limit it is refused.
+type chainChecker struct {
+	cs     []cred.Checker
+	outage *cred.Throttle
+}
 
-func chain(cs []cred.Checker) chainChecker { return chainChecker(cs) }
+func chain(cs []cred.Checker) *chainChecker {
+	return &chainChecker{cs: cs, outage: cred.NewThrottle(nil)}
+}
 
 func kindsOf(c cred.Checker) []cred.Kind {
 	if kc, ok := c.(cred.KindsChecker); ok {
@@ -293,9 +305,9 @@ func kindsOf(c cred.Checker) []cred.Kind {
 }
 
 // Kinds is the union of the checkers' kinds, in order.
-func (ch chainChecker) Kinds() []cred.Kind {
+func (ch *chainChecker) Kinds() []cred.Kind {
 	var out []cred.Kind
-	for _, c := range ch {
+	for _, c := range ch.cs {
 		for _, k := range kindsOf(c) {
 			dup := false
 			for _, o := range out {
@@ -309,10 +321,10 @@ func (ch chainChecker) Kinds() []cred.Kind {
 	return out
 }
 
-func (ch chainChecker) CheckCredentials(ctx context.Context, creds cred.Credentials) (string, error) {
+func (ch *chainChecker) CheckCredentials(ctx context.Context, creds cred.Credentials) (string, error) {
 	var unavailable error
-	tried := false
-	for _, c := range ch {
+	tried, refused := false, false
+	for _, c := range ch.cs {
 		handles := false
 		for _, k := range kindsOf(c) {
 			handles = handles || k == creds.Kind()
@@ -327,18 +339,43 @@ func (ch chainChecker) CheckCredentials(ctx context.Context, creds cred.Credenti
 			return id, nil
 		case errors.Is(err, cred.ErrUnavailable):
 			unavailable = err
-		case errors.Is(err, cred.ErrUnauthorizedLogin), errors.Is(err, cred.ErrUnhandledCredentials):
+		case errors.Is(err, cred.ErrUnauthorizedLogin):
+			refused = true
+		case errors.Is(err, cred.ErrUnhandledCredentials):
 		default:
 			return "", err
 		}
 	}
 	if unavailable != nil {
+		if refused && !ch.countOutage(ctx, creds) {
+			return "", cred.ErrUnauthorizedLogin
+		}
 		return "", unavailable
 	}
 	if !tried {
 		return "", &cred.UnhandledError{Kind: creds.Kind()}
 	}
 	return "", cred.ErrUnauthorizedLogin
+}
+
+// countOutage counts a login that one store refused while another
+// could not check it; false once the user name at that address has
+// failed so too often.
+func (ch *chainChecker) countOutage(ctx context.Context, creds cred.Credentials) bool {
+	user := ""
+	if u, ok := creds.(interface{ User() string }); ok {
+		user = u.User()
+	}
+	addr := ""
+	if b := pb.CallBroker(ctx); b != nil {
+		addr = b.RemoteAddr().String()
+	}
+	a, err := ch.outage.Begin(user, addr)
+	if err != nil {
+		return false
+	}
+	a.Failure()
+	return true
 }
 
 // waitAuthd waits briefly for the authd checkers to connect, so that

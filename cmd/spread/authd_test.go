@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,4 +163,41 @@ func TestAuthdTLS(t *testing.T) {
 		"--authd-tls-pin", pin, "--group", "#tls").expect(t, "TLS by pin", 0, "<dora> says: via pin", "")
 	spread(t, "", "call", "--server", byPin.addr, "--user", "dora", "--authd", ad.addr, "--service", "chat", "--timeout", "2s", "joinGroup", "#tls").
 		expect(t, "plain TCP to a TLS authd", 1, "", "spread call: ")
+}
+
+// With authd down, a wrong password for a local user is "cannot be
+// checked now" only a few times: guessing local passwords during an
+// outage is throttled too. The right password works all along.
+func TestAuthdOutageDoesNotOpenLocalGuessing(t *testing.T) {
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	t.Setenv("SPREAD_SERVICE_SECRET", "unused-secret")
+	ch := startServe(t, context.Background(), "chat", "serve", "--listen", "127.0.0.1:0", "--demo",
+		"--authd", deadAddr, "--service", "chat", "--login-failures", "3")
+	unavailable, refused := 0, 0
+	for i := range 12 {
+		t.Setenv("SPREAD_PASSWORD", fmt.Sprint("guess-", i))
+		r := spread(t, "", "call", "--server", ch.addr, "--user", "alice", "joinGroup", "#g")
+		switch {
+		case strings.Contains(r.stderr, "cannot check logins right now"):
+			unavailable++
+		case strings.Contains(r.stderr, "login failed"):
+			refused++
+		default:
+			t.Fatalf("guess %d: %+v", i, r)
+		}
+	}
+	if unavailable > 5 || refused == 0 {
+		t.Errorf("%d guesses answered 'unavailable', %d refused: the outage opens guessing", unavailable, refused)
+	}
+	t.Setenv("SPREAD_PASSWORD", "1234")
+	spread(t, "", "call", "--server", ch.addr, "--user", "bob", "joinGroup", "#g").
+		expect(t, "another user", 1, "", "login failed") // bob's password is not 1234
+	t.Setenv("SPREAD_PASSWORD", "secret")
+	spread(t, "hi\n", "chat", "join", "--server", ch.addr, "--user", "bob", "--group", "#g").
+		expect(t, "a local user's right password during the outage", 0, "<bob> says: hi", "")
 }
