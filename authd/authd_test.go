@@ -806,3 +806,62 @@ func TestSessionsPerUserBounded(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A regional authd whose upstream is down does not let its own users'
+// passwords be guessed without limit.
+func TestUpstreamOutageThrottled(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	up, err := authd.NewChecker(&authd.CheckerConfig{Addr: deadAddr, Service: "regional", Secret: secretRG, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	regional, _ := startAuthd(t, authdOpts{upstream: up, users: checkers.NewInMemory(map[string]string{"carol": "carol-pw"})})
+	b, err := pb.Dial(ctx, regional, &pb.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	unavailable, refused := 0, 0
+	for i := range 12 {
+		_, err := b.Login(ctx, &cred.UsernamePassword{Username: "carol", Password: []byte(fmt.Sprint("guess-", i))}, nil)
+		switch {
+		case errors.Is(err, cred.ErrUnavailable):
+			unavailable++
+		case err != nil:
+			refused++
+		default:
+			t.Fatal("a wrong password logged in")
+		}
+	}
+	if unavailable > 5 || refused == 0 {
+		t.Errorf("%d guesses answered 'unavailable', %d refused", unavailable, refused)
+	}
+	// The right password of a local user works from another address.
+	b2 := dialFrom(t, ctx, "127.0.0.2", regional)
+	if _, err := b2.Login(ctx, &cred.UsernamePassword{Username: "carol", Password: []byte("carol-pw")}, nil); err != nil {
+		t.Errorf("carol's right password during the outage: %v", err)
+	}
+}
+
+func dialFrom(t *testing.T, ctx context.Context, ip, addr string) *pb.Broker {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pb.NewClient(ctx, conn, &pb.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}

@@ -65,7 +65,10 @@ type Server struct {
 	up      map[string]map[string]bool // upstream handle -> services that redeemed with it
 	// proxyThrottle limits the user logins a proxy service checks.
 	proxyThrottle *cred.Throttle
-	closed        bool
+	// outageThrottle counts logins refused locally while the upstream
+	// is unreachable (see countOutage).
+	outageThrottle *cred.Throttle
+	closed         bool
 }
 
 // revocation is one revoke(user, handle) for a service's mind.
@@ -84,7 +87,8 @@ func NewServer(cfg *Config) (*Server, error) {
 	}
 	s := &Server{cfg: *cfg, store: newStore(), minds: map[string]map[*pb.RemoteReference]bool{},
 		pending: map[string][]revocation{}, up: map[string]map[string]bool{},
-		proxyThrottle: cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: 10, AddressMaxFailures: 1000})}
+		proxyThrottle:  cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: 10, AddressMaxFailures: 1000}),
+		outageThrottle: cred.NewThrottle(nil)}
 	if s.cfg.TicketTTL <= 0 {
 		s.cfg.TicketTTL = DefaultTicketTTL
 	}
@@ -291,8 +295,15 @@ func (c loginChecker) CheckCredentials(ctx context.Context, creds cred.Credentia
 		}
 	}
 	if s.cfg.Upstream != nil && (errors.Is(err, cred.ErrUnauthorizedLogin) || errors.Is(err, cred.ErrUnhandledCredentials)) {
+		localRefused := errors.Is(err, cred.ErrUnauthorizedLogin) && s.cfg.Users != nil
 		id, err := s.cfg.Upstream.checkLogin(ctx, creds)
 		if err != nil {
+			if localRefused && errors.Is(err, cred.ErrUnavailable) && !s.countOutage(ctx, u.User()) {
+				// The local store refused and the upstream cannot be
+				// asked: counted, so that an outage upstream does not
+				// open the local users to unthrottled guessing.
+				return "", cred.ErrUnauthorizedLogin
+			}
 			return "", err
 		}
 		if id == cred.AnonymousID || strings.HasPrefix(id, ServicePrefix) {
@@ -301,6 +312,22 @@ func (c loginChecker) CheckCredentials(ctx context.Context, creds cred.Credentia
 		return upstreamMark + id, nil
 	}
 	return "", err
+}
+
+// countOutage counts a login the local store refused while the upstream
+// could not check it; false once the user name at that address has
+// failed so too often.
+func (s *Server) countOutage(ctx context.Context, user string) bool {
+	addr := ""
+	if b := pb.CallBroker(ctx); b != nil {
+		addr = b.RemoteAddr().String()
+	}
+	a, err := s.outageThrottle.Begin(user, addr)
+	if err != nil {
+		return false
+	}
+	a.Failure()
+	return true
 }
 
 // upstreamMark prefixes, between the checker and the realm, the id of a
