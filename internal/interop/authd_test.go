@@ -189,7 +189,14 @@ func startChatBroker(t *testing.T, authdAddr, service string) *spreadServer {
 	s := startSpreadServer(t, []string{"SPREAD_SERVICE_SECRET=" + authdChatSecret},
 		"chat", "serve", "--listen", "127.0.0.1:0", "--demo", "--authd", authdAddr, "--service", service,
 		"--login-failures", "50") // the tests' refusals come from one address
-	// On a loaded machine the broker may serve before it has reached authd.
+	waitAuthdConnected(t, s)
+	return s
+}
+
+// waitAuthdConnected waits until broker s has logged in at authd: on a
+// loaded machine it may serve before.
+func waitAuthdConnected(t *testing.T, s *spreadServer) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(s.Log(), `msg="authd: connected to the authentication server"`) {
 		if time.Now().After(deadline) {
@@ -197,7 +204,6 @@ func startChatBroker(t *testing.T, authdAddr, service string) *spreadServer {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return s
 }
 
 func TestAuthdTwistedClients(t *testing.T) {
@@ -259,6 +265,22 @@ func TestAuthdTwistedClients(t *testing.T) {
 		t.Fatalf("spread authd revoke: %d\n%s%s", code, out, stderr)
 	}
 	d.must("operator revocation closes the session", "waitclosed", "y1", "2")
+
+	// Ticket guessing at a broker with the default throttle: locked out
+	// after five wrong tickets, with Twisted told why.
+	g := startSpreadServer(t, []string{"SPREAD_SERVICE_SECRET=" + authdChatSecret},
+		"chat", "serve", "--listen", "127.0.0.1:0", "--authd", ad.Addr, "--service", "chat")
+	waitAuthdConnected(t, g)
+	var last reply
+	for i := range 6 {
+		last = d.do("a guessed ticket", "loginraw", "g", g.Addr, "bob", fmt.Sprintf("%064x", i))
+		if last.OK {
+			t.Fatal("a guessed ticket logged in")
+		}
+	}
+	if !strings.Contains(last.Value, "too many failed login attempts") {
+		t.Errorf("the sixth guess: %+v, want throttled", last)
+	}
 
 	for _, s := range []*spreadServer{ad, a, b} {
 		if strings.Contains(s.Log(), authdAlicePW) || strings.Contains(s.Log(), authdChatSecret) {
