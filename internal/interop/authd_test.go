@@ -240,6 +240,27 @@ func TestAuthdTwistedClients(t *testing.T) {
 	d.refused("a binary ticket", "", "loginraw", "h2", a.Addr, "alice", "00ff0a0d")
 	d.must("the demo user is tried first", "loginpw", "local", a.Addr, "alice", "1234")
 
+	// Hostile services and users, from Twisted: a service redeeming
+	// another's ticket, a service minting tickets, a user calling
+	// service methods.
+	d.must("ticket for chat-b", "ticket", "tb", "chat-b")
+	d.must("log in as the service chat", "service", ad.Addr, "chat", authdChatSecret)
+	if r := d.do("chat redeems chat-b's ticket", "redeemslot", "alice", "tb"); r.OK || !strings.Contains(r.Type, "UnauthorizedLogin") {
+		t.Errorf("a service redeemed another's ticket: %+v", r)
+	}
+	if r := d.do("chat redeems chat-b's ticket naming chat-b", "redeemslot", "alice", "tb", "chat-b"); r.OK || !strings.Contains(r.Type, "PermissionError") {
+		t.Errorf("a service acted for another: %+v", r)
+	}
+	if r := d.do("a service mints a ticket", "svcticket", "chat"); r.OK {
+		t.Errorf("a service minted a ticket: %+v", r)
+	}
+	for _, m := range []string{"redeem", "redeemTicket", "checkPassword", "revokeUser"} {
+		if r := d.do("a user calls "+m, "authdcall", m, "alice", "x"); r.OK {
+			t.Errorf("a user called the service method %s: %+v", m, r)
+		}
+	}
+	d.must("chat-b's ticket still works at chat-b", "login", "bt", b.Addr, "alice", "tb")
+
 	// logout() at authd closes the broker sessions within 2 s.
 	d.must("ticket", "ticket", "t5", "chat")
 	d.must("login", "login", "x1", a.Addr, "alice", "t5")

@@ -20,6 +20,10 @@ in named slots inside this process and are never printed.
   join NAME GROUP                      joinGroup(GROUP) on NAME's avatar
   send NAME TEXT                       send(TEXT) to NAME's group
   call NAME METHOD [ARG]               callRemote(METHOD[, ARG]) on NAME's avatar
+  authdcall METHOD [ARG...]            callRemote(METHOD, ARG...) on the authd avatar
+  service ADDR NAME SECRET             log in at authd as the service NAME (loginPassword)
+  redeemslot USER SLOT [SERVICE]       the service redeems the ticket in SLOT (redeemTicket)
+  svcticket SERVICE                    the service asks for a ticket (it must not get one)
   logout                               logout() at authd
   waitclosed NAME SECONDS              wait until NAME's connection is lost
   sleep SECONDS
@@ -193,6 +197,25 @@ class Driver(basic.LineReceiver):
             conn = self.conns[a[0]]
             r = await conn.avatar.callRemote(a[1], *a[2:])
             return {"ok": True, "result": text(r)}
+        if cmd == "authdcall":
+            r = await self.authd.avatar.callRemote(a[0], *a[1:])
+            return {"ok": True, "result": text(r)}
+        if cmd == "service":
+            addr, name, secret = a
+            self.svc = Conn()
+            self.svc.factory = LostFactory(self.svc)
+            reactor.connectTCP(*split(addr), self.svc.factory, timeout=5)
+            root = await self.svc.factory.getRootObject()
+            self.svc.avatar = await root.callRemote("loginPassword", ("service:" + name).encode(), secret.encode(), self.mind)
+            return {"ok": True}
+        if cmd == "redeemslot":
+            user, slot = a[0], a[1]
+            kw = {"service": a[2]} if len(a) > 2 else {}
+            r = await self.svc.avatar.callRemote("redeemTicket", user.encode(), self.slots[slot].encode(), **kw)
+            return {"ok": True, "result": text(r[0])}
+        if cmd == "svcticket":
+            r = await self.svc.avatar.callRemote("ticket", a[0])
+            return {"ok": True, "result": "a ticket" if r else ""}
         if cmd == "logout":
             await self.authd.avatar.callRemote("logout")
             return {"ok": True}
