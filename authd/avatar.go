@@ -155,14 +155,7 @@ func (a *serviceAvatar) upstream(ctx context.Context, up *Checker, creds cred.Cr
 	default:
 		return nil, errTicketRefused
 	}
-	a.s.mu.Lock()
-	m := a.s.up[handle]
-	if m == nil {
-		m = map[string]bool{}
-		a.s.up[handle] = m
-	}
-	m[service] = true
-	a.s.mu.Unlock()
+	a.s.rememberUpstream(handle, service)
 	a.s.log.Info("authd: ticket redeemed upstream", "user", logName(id), "service", service)
 	return []any{id, handle}, nil
 }

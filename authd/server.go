@@ -62,7 +62,7 @@ type Server struct {
 	minds   map[string]map[*pb.RemoteReference]bool // service -> connected minds
 	pending map[string][]revocation                 // service -> revocations not yet delivered
 	npend   int
-	up      map[string]map[string]bool // upstream handle -> services that redeemed with it
+	up      map[string]*upEntry // upstream handle -> the services that redeemed with it
 	// proxyThrottle limits the user logins a proxy service checks.
 	proxyThrottle *cred.Throttle
 	// outageThrottle counts logins refused locally while the upstream
@@ -86,7 +86,7 @@ func NewServer(cfg *Config) (*Server, error) {
 		return nil, errors.New("authd: Config.Users or Config.Upstream is required")
 	}
 	s := &Server{cfg: *cfg, store: newStore(), minds: map[string]map[*pb.RemoteReference]bool{},
-		pending: map[string][]revocation{}, up: map[string]map[string]bool{},
+		pending: map[string][]revocation{}, up: map[string]*upEntry{},
 		proxyThrottle:  cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: 10, AddressMaxFailures: 1000}),
 		outageThrottle: cred.NewThrottle(nil)}
 	if s.cfg.TicketTTL <= 0 {
@@ -188,6 +188,9 @@ func (s *Server) notify(service, user, handle string, until time.Time) {
 		minds = append(minds, m)
 	}
 	if len(minds) == 0 && handle != "" {
+		if s.npend >= maxPending {
+			s.prunePendingLocked(time.Now())
+		}
 		if s.npend < maxPending {
 			s.pending[service] = append(s.pending[service], revocation{user, handle, until})
 			s.npend++
@@ -198,6 +201,25 @@ func (s *Server) notify(service, user, handle string, until time.Time) {
 	s.mu.Unlock()
 	for _, m := range minds {
 		go s.callRevoke(m, service, user, handle)
+	}
+}
+
+// prunePendingLocked forgets the pending revocations whose session
+// would have ended anyway. s.mu is held.
+func (s *Server) prunePendingLocked(now time.Time) {
+	for service, list := range s.pending {
+		live := list[:0]
+		for _, r := range list {
+			if now.Before(r.until) {
+				live = append(live, r)
+			}
+		}
+		s.npend -= len(list) - len(live)
+		if len(live) == 0 {
+			delete(s.pending, service)
+		} else {
+			s.pending[service] = live
+		}
 	}
 }
 
@@ -242,6 +264,39 @@ func (s *Server) dropMind(service string, m *pb.RemoteReference) {
 	}
 }
 
+// upEntry remembers which services redeemed with an upstream handle,
+// until a session lifetime has passed since the last redemption.
+type upEntry struct {
+	services map[string]bool
+	until    time.Time
+}
+
+// maxUpstreamHandles bounds the upstream handles remembered; beyond it,
+// those whose time has passed are forgotten.
+const maxUpstreamHandles = 100000
+
+// rememberUpstream notes that service redeemed a ticket with the
+// upstream's handle.
+func (s *Server) rememberUpstream(handle, service string) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.up) >= maxUpstreamHandles {
+		for h, e := range s.up {
+			if now.After(e.until) {
+				delete(s.up, h)
+			}
+		}
+	}
+	e := s.up[handle]
+	if e == nil {
+		e = &upEntry{services: map[string]bool{}}
+		s.up[handle] = e
+	}
+	e.services[service] = true
+	e.until = now.Add(s.cfg.SessionTTL)
+}
+
 // upstreamRevoked is the upstream's revoke(user, handle): a handle goes
 // to the services that redeemed with it; no handle revokes the user
 // here, which tells every service.
@@ -251,10 +306,13 @@ func (s *Server) upstreamRevoked(user, handle string) {
 		return
 	}
 	s.mu.Lock()
-	services := s.up[handle]
+	e := s.up[handle]
 	delete(s.up, handle)
 	s.mu.Unlock()
-	for service := range services {
+	if e == nil {
+		return
+	}
+	for service := range e.services {
 		s.notify(service, user, handle, time.Now().Add(s.cfg.SessionTTL))
 	}
 }
