@@ -227,7 +227,9 @@ func (c *Checker) redeem(ctx context.Context, creds cred.Credentials, service st
 		}
 		method, args = "redeem", []any{cr.Username, cr.Challenge, cr.Response}
 	case *cred.UsernamePassword:
-		if len(cr.Password) == 0 || len(cr.Password) > maxTicketLen {
+		// Only what has a ticket's shape goes to authd: a password meant
+		// for a local store (a mistyped one) never leaves the broker.
+		if !looksLikeTicket(cr.Password) {
 			return "", "", cred.ErrUnauthorizedLogin
 		}
 		method, args = "redeemTicket", []any{cr.Username, cr.Password}
@@ -300,6 +302,20 @@ func (c *Checker) call(ctx context.Context, method string, args ...any) (any, er
 	}
 	// Lost connection, timeout: authd did not answer.
 	return nil, &cred.UnavailableError{Err: err}
+}
+
+// looksLikeTicket reports whether p has a ticket's shape: TicketLen
+// characters of unpadded base64url.
+func looksLikeTicket(p []byte) bool {
+	if len(p) != TicketLen {
+		return false
+	}
+	for _, c := range p {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func text(v any) (string, bool) {

@@ -57,6 +57,15 @@ def _is(f, qualname):
     return bool(f.check(qualname) or f.check(qualname.encode()))
 
 
+_TICKET_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _looks_like_ticket(p):
+    """Whether p has a ticket's shape: 43 characters of unpadded base64url."""
+    p = p.encode() if isinstance(p, str) else p
+    return len(p) == 43 and all(c in _TICKET_CHARS for c in p)
+
+
 def _text(v):
     return v.decode("utf-8") if isinstance(v, bytes) else v
 
@@ -116,8 +125,12 @@ class AuthdChecker:
             # Twisted's PB challenge login: forward the challenge and
             # the response; authd knows the ticket.
             d = self.avatar.callRemote("redeem", user, creds.challenge, creds.response)
-        else:
+        elif _looks_like_ticket(creds.password):
             d = self.avatar.callRemote("redeemTicket", user, creds.password)
+        else:
+            # Not a ticket: a password meant for another checker never
+            # leaves this broker.
+            return defer.fail(error.UnauthorizedLogin())
         d.addTimeout(self.timeout, reactor)
         d.addCallbacks(self._redeemed, self._refused, callbackArgs=(creds,))
         return d
