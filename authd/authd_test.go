@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -864,4 +865,90 @@ func dialFrom(t *testing.T, ctx context.Context, ip, addr string) *pb.Broker {
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
+}
+
+// freezer forwards TCP connections to target; while frozen it forwards
+// nothing, as a hung authd would answer nothing.
+type freezer struct {
+	ln     net.Listener
+	frozen atomic.Bool
+}
+
+func newFreezer(t *testing.T, target string) *freezer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{ln: ln}
+	pipe := func(dst, src net.Conn) {
+		defer dst.Close()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			for f.frozen.Load() {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if n > 0 {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			go pipe(out, in)
+			go pipe(in, out)
+		}
+	}()
+	t.Cleanup(func() { f.frozen.Store(false); ln.Close() })
+	return f
+}
+
+// A hung authd is found by the checker's probe: ticket logins are then
+// refused at once as unavailable, not after a timeout each.
+func TestHungAuthd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	authdAddr, _ := startAuthd(t, authdOpts{})
+	fr := newFreezer(t, authdAddr)
+	chk, err := authd.NewChecker(&authd.CheckerConfig{Addr: fr.ln.Addr().String(), Service: "a", Secret: secretA, Logger: quiet,
+		ProbeInterval: 200 * time.Millisecond, MinDelay: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer chk.Close()
+	if err := chk.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fr.frozen.Store(true)
+	deadline := time.Now().Add(3 * time.Second)
+	for chk.Connected() {
+		if time.Now().After(deadline) {
+			t.Fatal("the checker did not notice a hung authd")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	_, err = chk.CheckCredentials(ctx, &cred.UsernamePassword{Username: "alice", Password: []byte(strings.Repeat("A", authd.TicketLen))})
+	if !errors.Is(err, cred.ErrUnavailable) || time.Since(start) > 100*time.Millisecond {
+		t.Errorf("a check with authd hung: %v after %v", err, time.Since(start))
+	}
+	fr.frozen.Store(false)
+	if err := chk.WaitConnected(ctx); err != nil {
+		t.Fatal("the checker did not reconnect once authd answered again")
+	}
 }

@@ -51,11 +51,15 @@ func (a *userAvatar) PerspectiveLogout(ctx context.Context) {
 //	checkLogin(user, challenge, response)         -> avatarID   (proxy)
 //	checkPassword(user, password)                 -> avatarID   (proxy)
 //	revokeUser(user)                              -> int        (admin)
+//	ping()                                        -> None       (liveness)
 type serviceAvatar struct {
 	pb.Avatar
 	s   *Server
 	svc *Service
 }
+
+// PerspectivePing answers a service's liveness probe.
+func (a *serviceAvatar) PerspectivePing() {}
 
 // RedeemArgs are redeem's parameters.
 type RedeemArgs struct {

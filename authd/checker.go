@@ -33,6 +33,11 @@ type CheckerConfig struct {
 	MinDelay, MaxDelay time.Duration
 	// Timeout bounds one check at authd. Default 5s.
 	Timeout time.Duration
+	// ProbeInterval is how often the checker makes sure that authd
+	// answers (ping); a connection whose authd does not answer within the
+	// interval (a hung process) is closed, so that checks fail at once
+	// instead of after Timeout, and a new connection is tried. Default 5s.
+	ProbeInterval time.Duration
 }
 
 // Checker is the cred.Checker of a broker that delegates to authd. It
@@ -99,6 +104,9 @@ func NewChecker(cfg *CheckerConfig) (*Checker, error) {
 	}
 	if c.cfg.Timeout <= 0 {
 		c.cfg.Timeout = 5 * time.Second
+	}
+	if c.cfg.ProbeInterval <= 0 {
+		c.cfg.ProbeInterval = 5 * time.Second
 	}
 	c.log = c.cfg.Logger
 	if c.log == nil {
@@ -180,6 +188,7 @@ func (c *Checker) onConnect(ctx context.Context, b *pb.Broker, _ *pb.RemoteRefer
 	if !ok {
 		return fmt.Errorf("authd: login answered %T, not an avatar", v)
 	}
+	b.StartProbe(&pb.Probe{Interval: c.cfg.ProbeInterval, Target: avatar, Method: "ping"})
 	c.cur.Store(avatar)
 	c.mu.Lock()
 	c.connects++
