@@ -14,7 +14,7 @@ import (
 
 func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("spread call", stderr,
-		"usage: spread call --server HOST:PORT [--user NAME | --anonymous] [--root] METHOD [ARG...]",
+		"usage: spread call --server HOST:PORT [--user NAME [--authd ADDR --service NAME] | --anonymous] [--root] METHOD [ARG...]",
 		"Each ARG is a JSON value, or a plain string if it is not JSON. The result is printed as JSON.")
 	server := fs.String("server", "127.0.0.1:8789", "PB server address, HOST:PORT")
 	_ = fs.Bool("root", false, "call a method of the server's root object (the default without --user/--anonymous)")
@@ -50,6 +50,7 @@ func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	target := b.Root()
 	if lf.wantsLogin() {
 		target, err = lf.login(ctx, b, stdin, stderr, nil)
+		defer lf.authd.close()
 		if err != nil {
 			printLoginError(stderr, "spread call", err)
 			return 1

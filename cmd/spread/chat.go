@@ -11,7 +11,6 @@ import (
 
 	"github.com/gospread/spread/chat"
 	"github.com/gospread/spread/cred"
-	"github.com/gospread/spread/cred/checkers"
 	"github.com/gospread/spread/pb"
 )
 
@@ -20,16 +19,14 @@ var demoUsers = map[string]string{"alice": "1234", "bob": "secret", "carol": "fi
 
 func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("spread chat serve", stderr,
-		"usage: spread chat serve [--listen ADDR] (--demo | --db DSN | --anonymous)... [--tls-cert F --tls-key F]\n"+
-			"                         [--http ADDR [--http-insecure-loopback] [--sessions DSN]]\n"+
+		"usage: spread chat serve [--listen ADDR] (--auth TYPE:ARG | --demo | --db DSN | --anonymous | --authd ADDR --service NAME)...\n"+
+			"                         [--tls-cert F --tls-key F] [--http ADDR [--http-insecure-loopback] [--sessions DSN]]\n"+
 			"                         [--cluster nats://HOST:PORT[,...] [--node NAME]] [--metrics ADDR]")
 	var o serveOptions
 	o.register(fs, "127.0.0.1:8800")
-	demo := fs.Bool("demo", false, "load the demo users alice/1234, bob/secret and carol/fido in memory")
-	anonymous := fs.Bool("anonymous", false, "admit anonymous users under generated names")
 	failures := fs.Int("login-failures", cred.DefaultThrottleMaxFailures, "failed logins allowed per user name from one address within a minute before that pair is locked out")
-	var db dbFlags
-	db.register(fs)
+	var auth authFlags
+	auth.register(fs, true)
 	var webf chatWebFlags
 	webf.register(fs)
 	var cf clusterFlags
@@ -38,6 +35,10 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	mf.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if auth.helpAuth {
+		printHelpAuth(stderr)
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "spread chat serve: unexpected argument %q\n", fs.Arg(0))
@@ -52,8 +53,8 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		log.Error("chat: TLS", "err", err)
 		return 1
 	}
-	if !*demo && db.dsn == "" && !*anonymous {
-		log.Error("chat: no users: give --demo, --db DSN or --anonymous")
+	if _, err := auth.parsed(); err != nil {
+		log.Error("chat: " + err.Error())
 		return 2
 	}
 	if *failures < 1 {
@@ -76,28 +77,22 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		log.Error("chat: web", "err", err)
 		return 1
 	}
-	portal := cred.NewPortal(realm)
-	if *demo {
-		portal.Register(checkers.NewInMemory(demoUsers))
-		log.Info("chat: demo users loaded in memory", "users", "alice, bob, carol")
+	users, err := auth.open(ctx, log, "chat", true)
+	if errors.Is(err, errNoUsers) {
+		log.Error("chat: " + err.Error())
+		return 2
+	} else if err != nil {
+		log.Error("chat: users", "err", err)
+		return 1
 	}
-	if db.dsn != "" {
-		closeDB, err := db.attach(ctx, portal, log)
-		if err != nil {
-			log.Error("chat: database", "err", err)
-			return 1
-		}
-		defer closeDB()
-	}
-	if *anonymous {
-		portal.Register(checkers.NewAnonymous())
-		log.Info("chat: anonymous users admitted")
-	}
+	defer users.Close()
+	portal := users.portal(realm)
+	users.waitAuthd(ctx, log, "chat")
 	throttle := cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: *failures})
 	srv := pb.NewServer(&pb.Config{Portal: portal, Logger: log, Throttle: throttle, Limits: o.pbLimits()})
 	eps := append([]endpoint{o.pbEndpoint(srv, tlsConfig)}, mf.endpoints(sources{node: cf.logNode(), pb: srv, bus: bus})...)
 	if webf.addr != "" {
-		ep, closeWeb, err := webf.endpoint(ctx, portal, throttle, db.store, tlsConfig, log)
+		ep, closeWeb, err := webf.endpoint(ctx, portal, throttle, users.django, tlsConfig, log)
 		if err != nil {
 			log.Error("chat: web", "err", err)
 			return 1
@@ -126,7 +121,7 @@ func (m *chatMind) RemotePrint(message string) {
 const joinDrain = 5 * time.Second
 
 func runChatJoin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	const usage = "usage: spread chat join --server ADDR (--user NAME | --anonymous) --group NAME [--no-mattress]"
+	const usage = "usage: spread chat join --server ADDR (--user NAME [--authd ADDR --service NAME] | --anonymous) --group NAME [--no-mattress]"
 	fs := newFlagSet("spread chat join", stderr, usage,
 		"Each line of input is sent to the group; what the group says is printed.")
 	server := fs.String("server", "127.0.0.1:8800", "chat server address, HOST:PORT")
@@ -157,6 +152,7 @@ func runChatJoin(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	defer b.Close()
 	mind := &chatMind{out: stdout}
 	avatar, err := lf.login(dctx, b, stdin, stderr, mind)
+	defer lf.authd.close()
 	if err != nil {
 		cancel()
 		printLoginError(stderr, "spread chat join", err)

@@ -1,10 +1,13 @@
 // Command spread is Spread's one binary.
 //
 //	spread call --server HOST:PORT [--user NAME | --anonymous] [--root] METHOD [ARG...]
-//	spread chat serve --listen ADDR [--demo] [--anonymous] [--db DSN] [--tls-cert F --tls-key F]
-//	                  [--cluster nats://HOST:PORT[,...] [--node NAME]] [--metrics ADDR]
-//	spread chat join --server ADDR --user NAME --group NAME [--no-mattress]
+//	spread chat serve --listen ADDR [--demo] [--anonymous] [--db DSN] [--auth TYPE:ARG]... [--authd ADDR --service NAME] [--tls-cert F --tls-key F]
+//	                  [--http ADDR [--http-insecure-loopback] [--sessions DSN]] [--cluster nats://HOST:PORT[,...] [--node NAME]] [--metrics ADDR]
+//	spread chat join --server ADDR --user NAME [--authd ADDR --service NAME] --group NAME [--no-mattress]
 //	spread users add|passwd|del|list|check --db DSN [NAME]
+//	spread authd [serve] --services FILE (--auth TYPE:ARG)... [--ticket-ttl D] [--session-ttl D] [--upstream ADDR --service NAME]
+//	spread authd services add [--proxy] [--admin] FILE NAME
+//	spread authd revoke --authd ADDR --service ADMIN USER
 //
 // Passwords come from SPREAD_PASSWORD, --password-file, or a prompt;
 // never from the command line.
@@ -43,6 +46,7 @@ func commands() []command {
 			{name: "join", usage: "join a group: send stdin's lines, print what the group says", run: runChatJoin},
 		}},
 		{name: "users", usage: "manage users in a Django user database", sub: usersCommands()},
+		{name: "authd", usage: "the central authentication server: serve, services add, revoke", run: runAuthd},
 	}
 }
 

@@ -21,6 +21,7 @@ type loginFlags struct {
 	anonymous    bool
 	passwordFile string
 	tls          tlsClientFlags
+	authd        authdClientFlags // --authd: log in there, then here with a ticket
 }
 
 func (l *loginFlags) register(fs *flag.FlagSet) {
@@ -28,6 +29,7 @@ func (l *loginFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&l.anonymous, "anonymous", false, "log in anonymously")
 	fs.StringVar(&l.passwordFile, "password-file", "", "read the password from the first line of this file")
 	l.tls.register(fs)
+	l.authd.register(fs)
 }
 
 func (l *loginFlags) wantsLogin() bool { return l.user != "" || l.anonymous }
@@ -50,6 +52,9 @@ func (l *loginFlags) login(ctx context.Context, b *pb.Broker, stdin io.Reader, s
 	pw, err := readPassword(l.passwordFile, stdin, stderr, "Password for "+l.user+": ", false)
 	if err != nil {
 		return nil, err
+	}
+	if l.authd.addr != "" {
+		return l.authd.login(ctx, b, l.user, pw, stderr, mind)
 	}
 	return b.Login(ctx, &cred.UsernamePassword{Username: l.user, Password: pw}, mind)
 }

@@ -16,6 +16,9 @@
 //	                                      logs in (from HOST; with Spread's loginPassword),
 //	                                      calls foo(N), prints one JSON line
 //	echo_types.py                         Point/RemotePoint, Counter/RemoteCounter (shared module)
+//	authd_client.py                       a stock Twisted client driven line by line on stdin
+//	                                      (authd login, tickets, broker logins, logout, waiting
+//	                                      for a connection to close); one JSON line per command
 //
 // Servers bind to 127.0.0.1, print "LISTENING <port>" once ready and stop
 // cleanly (exit status 0) on SIGTERM. StartServer starts one and stops it when

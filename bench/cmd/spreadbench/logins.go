@@ -94,6 +94,7 @@ func runLogins(ctx context.Context, o *options) []*Measurement {
 		}, memLogins)
 
 	out = append(out, runDjango(ctx, o)...)
+	out = append(out, runTicketLogins(ctx, o)...)
 	return out
 }
 

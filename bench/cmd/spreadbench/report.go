@@ -79,6 +79,7 @@ func computeRatios(r *Report) []Ratio {
 	add("Cluster fan-out: busiest of 3 brokers' CPU per message (3,000 members) vs 1 broker's (1,000)", r.med("cluster", "fan-out, 3 brokers", "busiest_server_cpu_us_per_message")/r.med("cluster", "fan-out, 1 broker", "server_cpu_us_per_message"), "x", "", 0, "what the fan-out time would follow with a core per broker")
 	add("Cluster: latency the cross-broker hop adds, p50", r.med("cluster", "hop", "hop_p50_us")/1000, "ms", "<=", 1, "NATS on loopback")
 	add("Cluster: messages/s at each member on another broker, one pipelining sender", r.med("cluster", "throughput, 3 brokers", "messages_per_s"), "msg/s", "", 0, "")
+	out = append(out, authdRatios(r)...)
 
 	// Context, no target.
 	for _, sh := range shapes {

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -84,7 +85,7 @@ var grpcEchoDesc = grpc.ServiceDesc{
 // "LISTENING <port>" once bound and serves until SIGTERM or stdin EOF.
 func serveMain(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
-	kind := fs.String("kind", "echo", "echo | login | django | chat | grpc | netrpc | floor | web-bare | web-guard | web-scs | web-django")
+	kind := fs.String("kind", "echo", "echo | login | django | chat | grpc | netrpc | floor | web-bare | web-guard | web-scs | web-django | ticket | ticket-issue")
 	users := fs.Int("users", 1000, "users user0..userN-1 (password pw) for login and chat")
 	db := fs.String("db", "", "django: SQLite file (created with one user, bench/benchpass)")
 	readOnly := fs.Bool("readonly", false, "django: Store.ReadOnly (no last_login write)")
@@ -181,6 +182,15 @@ func serveMain(args []string) int {
 	case "web-bare", "web-guard", "web-scs", "web-django":
 		serve, err = serveWeb(*kind, ln, *db, *users, quiet)
 		if err != nil {
+			fmt.Fprintln(os.Stderr, "serve:", err)
+			return 1
+		}
+	case "ticket", "ticket-issue":
+		ttl := time.Minute
+		if *kind == "ticket-issue" {
+			ttl = time.Nanosecond
+		}
+		if serve, err = serveTicket(ln, *users, ttl, quiet); err != nil {
 			fmt.Fprintln(os.Stderr, "serve:", err)
 			return 1
 		}

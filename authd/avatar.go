@@ -1,0 +1,241 @@
+package authd
+
+import (
+	"context"
+	"crypto/md5"
+	"errors"
+
+	"github.com/gospread/spread/cred"
+	"github.com/gospread/spread/pb"
+)
+
+// Limits on what a service sends.
+const (
+	maxChallengeLen = 64
+	maxTicketLen    = 256
+)
+
+// userAvatar is a user's login at authd.
+//
+//	ticket(service) -> str      a ticket for the named service
+//	logout()                    ends the login; every broker session
+//	                            opened with its tickets ends
+type userAvatar struct {
+	pb.Avatar
+	s    *Server
+	sess *session
+}
+
+// PerspectiveTicket issues a ticket for service.
+func (a *userAvatar) PerspectiveTicket(ctx context.Context, service string) (string, error) {
+	if err := ValidServiceName(service); err != nil {
+		return "", pb.ValueError(err.Error())
+	}
+	t, err := a.s.store.mint(a.sess, service, a.s.cfg.TicketTTL)
+	if err != nil {
+		return "", err
+	}
+	a.s.log.Debug("authd: ticket issued", "user", logName(a.sess.user), "service", service)
+	return t, nil
+}
+
+// PerspectiveLogout ends the login and revokes its broker sessions.
+func (a *userAvatar) PerspectiveLogout(ctx context.Context) {
+	a.s.endSession(a.sess, "logout")
+}
+
+// serviceAvatar is a service's login at authd.
+//
+//	redeem(user, challenge, response, service="") -> [avatarID, handle]
+//	redeemTicket(user, ticket, service="")        -> [avatarID, handle]
+//	checkLogin(user, challenge, response)         -> avatarID   (proxy)
+//	checkPassword(user, password)                 -> avatarID   (proxy)
+//	revokeUser(user)                              -> int        (admin)
+//	ping()                                        -> None       (liveness)
+type serviceAvatar struct {
+	pb.Avatar
+	s   *Server
+	svc *Service
+}
+
+// PerspectivePing answers a service's liveness probe.
+func (a *serviceAvatar) PerspectivePing() {}
+
+// RedeemArgs are redeem's parameters.
+type RedeemArgs struct {
+	User      string `pb:"user"`
+	Challenge []byte `pb:"challenge"`
+	Response  []byte `pb:"response"`
+	Service   string `pb:"service,default="`
+}
+
+// RedeemTicketArgs are redeemTicket's parameters.
+type RedeemTicketArgs struct {
+	User    string `pb:"user"`
+	Ticket  []byte `pb:"ticket"`
+	Service string `pb:"service,default="`
+}
+
+// forService is the service a redemption is for: the caller's own, or,
+// for a proxy, the one it names.
+func (a *serviceAvatar) forService(named string) (string, error) {
+	if named == "" || named == a.svc.Name {
+		return a.svc.Name, nil
+	}
+	if !a.svc.Has(OptProxy) {
+		return "", errNotProxy
+	}
+	if err := ValidServiceName(named); err != nil {
+		return "", pb.ValueError(err.Error())
+	}
+	return named, nil
+}
+
+// PerspectiveRedeem redeems the ticket with which a Twisted client
+// answered the broker's challenge.
+func (a *serviceAvatar) PerspectiveRedeem(ctx context.Context, r RedeemArgs) ([]any, error) {
+	service, err := a.forService(r.Service)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.User) > cred.MaxUsernameLen || len(r.Challenge) > maxChallengeLen || len(r.Response) != md5.Size {
+		return nil, a.refused(r.User, service, "malformed")
+	}
+	if sess := a.s.store.redeemChallenge(r.User, service, r.Challenge, r.Response); sess != nil {
+		return a.redeemed(sess, service)
+	}
+	if up := a.s.cfg.Upstream; up != nil {
+		creds := &cred.UsernameChallenge{Username: r.User, Challenge: r.Challenge, Response: r.Response}
+		return a.upstream(ctx, up, creds, service)
+	}
+	return nil, a.refused(r.User, service, "no such ticket")
+}
+
+// PerspectiveRedeemTicket redeems a ticket a client sent whole (Spread's
+// password login at the broker).
+func (a *serviceAvatar) PerspectiveRedeemTicket(ctx context.Context, r RedeemTicketArgs) ([]any, error) {
+	service, err := a.forService(r.Service)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.User) > cred.MaxUsernameLen || len(r.Ticket) == 0 || len(r.Ticket) > maxTicketLen {
+		return nil, a.refused(r.User, service, "malformed")
+	}
+	if sess := a.s.store.redeemTicket(r.User, service, r.Ticket); sess != nil {
+		return a.redeemed(sess, service)
+	}
+	if up := a.s.cfg.Upstream; up != nil {
+		creds := &cred.UsernamePassword{Username: r.User, Password: r.Ticket}
+		return a.upstream(ctx, up, creds, service)
+	}
+	return nil, a.refused(r.User, service, "no such ticket")
+}
+
+func (a *serviceAvatar) redeemed(sess *session, service string) ([]any, error) {
+	h := a.s.store.handle(sess, service, a.svc.Name)
+	if h == "" {
+		return nil, a.refused(sess.user, service, "session ended")
+	}
+	via := ""
+	if service != a.svc.Name {
+		via = a.svc.Name
+	}
+	a.s.log.Info("authd: ticket redeemed", "user", logName(sess.user), "service", service, "via", via)
+	return []any{sess.user, h}, nil
+}
+
+func (a *serviceAvatar) refused(user, service, why string) error {
+	a.s.log.Info("authd: ticket refused", "user", logName(user), "service", service, "caller", a.svc.Name, "reason", why)
+	return errTicketRefused
+}
+
+// upstream forwards a redemption this authd cannot answer.
+func (a *serviceAvatar) upstream(ctx context.Context, up *Checker, creds cred.Credentials, service string) ([]any, error) {
+	id, handle, err := up.redeem(ctx, creds, service)
+	switch {
+	case err == nil:
+	case errors.Is(err, cred.ErrUnavailable):
+		return nil, errUpstreamDown
+	default:
+		return nil, errTicketRefused
+	}
+	a.s.rememberUpstream(handle, service)
+	a.s.log.Info("authd: ticket redeemed upstream", "user", logName(id), "service", service)
+	return []any{id, handle}, nil
+}
+
+// CheckLoginArgs are checkLogin's parameters.
+type CheckLoginArgs struct {
+	User      string `pb:"user"`
+	Challenge []byte `pb:"challenge"`
+	Response  []byte `pb:"response"`
+}
+
+// PerspectiveCheckLogin checks a user's challenge login for a
+// downstream authd (a proxy service).
+func (a *serviceAvatar) PerspectiveCheckLogin(ctx context.Context, r CheckLoginArgs) (string, error) {
+	if !a.svc.Has(OptProxy) {
+		return "", errNotProxy
+	}
+	return a.checkUser(ctx, &cred.UsernameChallenge{Username: r.User, Challenge: r.Challenge, Response: r.Response})
+}
+
+// PerspectiveCheckPassword checks a user's password for a downstream
+// authd (a proxy service).
+func (a *serviceAvatar) PerspectiveCheckPassword(ctx context.Context, user string, password []byte) (string, error) {
+	if !a.svc.Has(OptProxy) {
+		return "", errNotProxy
+	}
+	return a.checkUser(ctx, &cred.UsernamePassword{Username: user, Password: password})
+}
+
+func (a *serviceAvatar) checkUser(ctx context.Context, creds cred.Credentials) (string, error) {
+	if u, ok := creds.(cred.PasswordProver); ok {
+		if len(u.User()) > cred.MaxUsernameLen || hasServicePrefix(u.User()) {
+			return "", errLoginRefused
+		}
+	}
+	user := ""
+	if u, ok := creds.(cred.PasswordProver); ok {
+		user = u.User()
+	}
+	// A proxy's users are throttled per user name at this proxy, as the
+	// proxy cannot pass on its clients' addresses: a compromised proxy
+	// cannot guess passwords any faster than a client could.
+	attempt, err := a.s.proxyThrottle.Begin(user, "proxy/"+a.svc.Name)
+	if err != nil {
+		return "", errLoginRefused
+	}
+	id, err := loginChecker{a.s}.CheckCredentials(ctx, creds)
+	switch {
+	case err == nil:
+		attempt.Success()
+	case errors.Is(err, cred.ErrUnauthorizedLogin):
+		attempt.Failure()
+	default:
+		attempt.Cancel()
+	}
+	switch {
+	case err == nil:
+		if id2, up := cutUpstream(id); up {
+			id = id2
+		}
+		a.s.log.Info("authd: login checked for a proxy", "user", logName(id), "caller", a.svc.Name)
+		return id, nil
+	case errors.Is(err, cred.ErrUnavailable):
+		return "", errUpstreamDown
+	case errors.Is(err, cred.ErrUnhandledCredentials):
+		return "", errNeedPassword
+	default:
+		return "", errLoginRefused
+	}
+}
+
+// PerspectiveRevokeUser revokes user everywhere (an admin service).
+func (a *serviceAvatar) PerspectiveRevokeUser(ctx context.Context, user string) (int, error) {
+	if !a.svc.Has(OptAdmin) {
+		return 0, errNotAdmin
+	}
+	a.s.log.Info("authd: revocation requested", "user", logName(user), "by", a.svc.Name)
+	return a.s.RevokeUser(user), nil
+}

@@ -1,0 +1,454 @@
+package authd
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gospread/spread/cred"
+	"github.com/gospread/spread/pb"
+)
+
+// CheckerConfig configures a Checker.
+type CheckerConfig struct {
+	// Addr is authd's address, HOST:PORT.
+	Addr string
+	// Service is this broker's service name at authd, and Secret its
+	// secret. The secret travels with Spread's password login, so the
+	// connection must be TLS or loopback.
+	Service string
+	Secret  []byte
+	// TLS, when set, connects with TLS.
+	TLS *tls.Config
+	// Logger receives the checker's log; nil means slog.Default().
+	Logger *slog.Logger
+	// MinDelay and MaxDelay bound the wait between attempts to reach
+	// authd (exponential backoff with jitter). Defaults 200ms and 10s.
+	MinDelay, MaxDelay time.Duration
+	// Timeout bounds one check at authd. Default 5s.
+	Timeout time.Duration
+	// ProbeInterval is how often the checker makes sure that authd
+	// answers (ping); a connection whose authd does not answer within the
+	// interval (a hung process) is closed, so that checks fail at once
+	// instead of after Timeout, and a new connection is tried. Default 5s.
+	ProbeInterval time.Duration
+}
+
+// Checker is the cred.Checker of a broker that delegates to authd. It
+// accepts Twisted's challenge login (it forwards the challenge and the
+// response) and Spread's password login (it forwards the ticket), and
+// returns the avatar id authd answers.
+//
+// It keeps one PB connection to authd, logged in as its service, and
+// reconnects with backoff when it is lost. While it is not connected,
+// checks fail at once with a *cred.UnavailableError; sessions already
+// open are kept.
+//
+// A session that a PB login opened with a ticket is revoked when authd
+// says so (its user logged out at authd, the authd login expired, an
+// operator revoked the user): the checker closes that connection,
+// which runs the realm's logout. Only PB logins are tracked (the checker
+// finds the connection with pb.CallBroker); a login checked outside PB,
+// a web form for example, is checked but not revoked.
+type Checker struct {
+	cfg  CheckerConfig
+	log  *slog.Logger
+	mind *checkerMind
+
+	cur    atomic.Pointer[pb.RemoteReference] // the service's avatar at authd, while connected
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu       sync.Mutex
+	conns    map[*pb.Broker]*tracked
+	byHandle map[string]map[*tracked]bool
+	byUser   map[string]map[*tracked]bool
+	revoked  map[string]time.Time // recently revoked handles
+	hook     func(user, handle string)
+	connects int // logins at authd so far
+}
+
+// tracked is one PB connection that logged in with tickets.
+type tracked struct {
+	b       *pb.Broker
+	handles map[string]bool
+	users   map[string]bool
+}
+
+// NewChecker starts a Checker: it connects to authd in the background.
+// Close stops it.
+func NewChecker(cfg *CheckerConfig) (*Checker, error) {
+	if cfg == nil || cfg.Addr == "" {
+		return nil, errors.New("authd: CheckerConfig.Addr is required")
+	}
+	if err := ValidServiceName(cfg.Service); err != nil {
+		return nil, err
+	}
+	if len(cfg.Secret) == 0 {
+		return nil, errors.New("authd: CheckerConfig.Secret is required")
+	}
+	c := &Checker{cfg: *cfg, done: make(chan struct{}),
+		conns: map[*pb.Broker]*tracked{}, byHandle: map[string]map[*tracked]bool{}, byUser: map[string]map[*tracked]bool{}, revoked: map[string]time.Time{}}
+	c.cfg.Secret = append([]byte(nil), cfg.Secret...)
+	if c.cfg.MinDelay <= 0 {
+		c.cfg.MinDelay = 200 * time.Millisecond
+	}
+	if c.cfg.MaxDelay <= 0 {
+		c.cfg.MaxDelay = 10 * time.Second
+	}
+	if c.cfg.Timeout <= 0 {
+		c.cfg.Timeout = 5 * time.Second
+	}
+	if c.cfg.ProbeInterval <= 0 {
+		c.cfg.ProbeInterval = 5 * time.Second
+	}
+	c.log = c.cfg.Logger
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	c.mind = &checkerMind{c: c}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	go c.run(ctx)
+	return c, nil
+}
+
+// Close disconnects from authd. Sessions opened with tickets stay.
+func (c *Checker) Close() error {
+	c.cancel()
+	<-c.done
+	return nil
+}
+
+// Connected reports whether the checker is logged in at authd now.
+func (c *Checker) Connected() bool { return c.cur.Load() != nil }
+
+// WaitConnected waits until the checker is logged in at authd or ctx
+// ends.
+func (c *Checker) WaitConnected(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !c.Connected() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Kinds returns cred.KindChallenge and cred.KindPassword.
+func (c *Checker) Kinds() []cred.Kind {
+	return []cred.Kind{cred.KindChallenge, cred.KindPassword}
+}
+
+// run keeps the connection to authd.
+func (c *Checker) run(ctx context.Context) {
+	defer close(c.done)
+	sess := pb.NewSession(c.cfg.Addr, &pb.SessionConfig{
+		Config:      &pb.Config{TLS: c.cfg.TLS, Logger: c.log},
+		MinDelay:    c.cfg.MinDelay,
+		MaxDelay:    c.cfg.MaxDelay,
+		DialTimeout: c.cfg.Timeout,
+		OnConnect:   c.onConnect,
+	})
+	for {
+		err := sess.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		// Refused: a wrong service secret. Keep trying, slowly: the
+		// operator may fix authd's services file.
+		c.log.Error("authd: authd refused this service's login; retrying", "service", c.cfg.Service, "err", err)
+		t := time.NewTimer(c.cfg.MaxDelay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Checker) onConnect(ctx context.Context, b *pb.Broker, _ *pb.RemoteReference) error {
+	lctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	v, err := b.Root().CallRemote(lctx, pb.MethodLoginPassword, ServicePrefix+c.cfg.Service, c.cfg.Secret, c.mind)
+	if err != nil {
+		return err
+	}
+	avatar, ok := v.(*pb.RemoteReference)
+	if !ok {
+		return fmt.Errorf("authd: login answered %T, not an avatar", v)
+	}
+	b.StartProbe(&pb.Probe{Interval: c.cfg.ProbeInterval, Target: avatar, Method: "ping"})
+	c.cur.Store(avatar)
+	c.mu.Lock()
+	c.connects++
+	c.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		if c.cur.CompareAndSwap(avatar, nil) {
+			c.log.Warn("authd: lost the connection to the authentication server; ticket logins are refused until it is back",
+				"addr", c.cfg.Addr, "err", b.Err())
+		}
+	})
+	c.log.Info("authd: connected to the authentication server", "addr", c.cfg.Addr, "service", c.cfg.Service)
+	return nil
+}
+
+// avatar returns the service's avatar at authd, or an unavailable
+// error.
+func (c *Checker) avatar() (*pb.RemoteReference, error) {
+	a := c.cur.Load()
+	if a == nil {
+		return nil, &cred.UnavailableError{Err: errNotConnected}
+	}
+	return a, nil
+}
+
+// CheckCredentials asks authd whether creds carry a live ticket of
+// theirs for this service.
+func (c *Checker) CheckCredentials(ctx context.Context, creds cred.Credentials) (string, error) {
+	id, handle, err := c.redeem(ctx, creds, "")
+	if err != nil {
+		return "", err
+	}
+	c.track(ctx, id, handle)
+	return id, nil
+}
+
+// redeem asks authd to redeem the ticket in creds for service (this
+// checker's own when "").
+func (c *Checker) redeem(ctx context.Context, creds cred.Credentials, service string) (id, handle string, err error) {
+	var method string
+	var args []any
+	switch cr := creds.(type) {
+	case *cred.UsernameChallenge:
+		if len(cr.Response) != md5.Size || len(cr.Challenge) > maxChallengeLen {
+			return "", "", cred.ErrUnauthorizedLogin
+		}
+		method, args = "redeem", []any{cr.Username, cr.Challenge, cr.Response}
+	case *cred.UsernamePassword:
+		// Only what has a ticket's shape goes to authd: a password meant
+		// for a local store (a mistyped one) never leaves the broker.
+		if !looksLikeTicket(cr.Password) {
+			return "", "", cred.ErrUnauthorizedLogin
+		}
+		method, args = "redeemTicket", []any{cr.Username, cr.Password}
+	default:
+		return "", "", &cred.UnhandledError{Kind: creds.Kind()}
+	}
+	if service != "" {
+		args = append(args, pb.Kw{"service": service})
+	}
+	v, err := c.call(ctx, method, args...)
+	if err != nil {
+		return "", "", err
+	}
+	l, ok := v.([]any)
+	if !ok || len(l) != 2 {
+		return "", "", fmt.Errorf("authd: %s answered %T, not [avatarID, handle]", method, v)
+	}
+	id, ok1 := text(l[0])
+	handle, ok2 := text(l[1])
+	if !ok1 || !ok2 || handle == "" {
+		return "", "", fmt.Errorf("authd: %s answered a malformed [avatarID, handle]", method)
+	}
+	return id, handle, nil
+}
+
+// checkLogin asks the upstream authd to check a user's login (this
+// checker's service must be a proxy there).
+func (c *Checker) checkLogin(ctx context.Context, creds cred.Credentials) (string, error) {
+	var v any
+	var err error
+	switch cr := creds.(type) {
+	case *cred.UsernameChallenge:
+		v, err = c.call(ctx, "checkLogin", cr.Username, cr.Challenge, cr.Response)
+	case *cred.UsernamePassword:
+		v, err = c.call(ctx, "checkPassword", cr.Username, cr.Password)
+	default:
+		return "", &cred.UnhandledError{Kind: creds.Kind()}
+	}
+	if err != nil {
+		return "", err
+	}
+	id, ok := text(v)
+	if !ok {
+		return "", fmt.Errorf("authd: checkLogin answered %T, not a user name", v)
+	}
+	return id, nil
+}
+
+// call calls method on the service's avatar at authd and sorts the
+// failures: a refusal, authd unreachable, or something else.
+func (c *Checker) call(ctx context.Context, method string, args ...any) (any, error) {
+	a, err := c.avatar()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	v, err := a.CallRemote(ctx, method, args...)
+	if err == nil {
+		return v, nil
+	}
+	var re *pb.RemoteError
+	switch {
+	case errors.As(err, &re) && re.Check(pyUnauthorizedLogin):
+		return nil, cred.ErrUnauthorizedLogin
+	case errors.As(err, &re) && re.Check(PyUnavailable):
+		return nil, &cred.UnavailableError{Err: err}
+	case errors.As(err, &re):
+		return nil, fmt.Errorf("authd: %s: %w", method, err)
+	}
+	// Lost connection, timeout: authd did not answer.
+	return nil, &cred.UnavailableError{Err: err}
+}
+
+// looksLikeTicket reports whether p has a ticket's shape: TicketLen
+// characters of unpadded base64url.
+func looksLikeTicket(p []byte) bool {
+	if len(p) != TicketLen {
+		return false
+	}
+	for _, c := range p {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func text(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case []byte:
+		return string(x), true
+	}
+	return "", false
+}
+
+// track remembers the PB connection of the login ctx belongs to, so
+// that a revocation closes it. A connection is remembered once, however
+// many times it logs in, until it ends.
+func (c *Checker) track(ctx context.Context, user, handle string) {
+	b := pb.CallBroker(ctx)
+	if b == nil {
+		return
+	}
+	c.mu.Lock()
+	if _, gone := c.revoked[handle]; gone {
+		c.mu.Unlock()
+		go b.Close()
+		return
+	}
+	t := c.conns[b]
+	if t == nil {
+		t = &tracked{b: b, handles: map[string]bool{}, users: map[string]bool{}}
+		c.conns[b] = t
+		context.AfterFunc(b.Context(), func() { c.untrack(t) })
+	}
+	t.handles[handle] = true
+	t.users[user] = true
+	add(c.byHandle, handle, t)
+	add(c.byUser, user, t)
+	c.mu.Unlock()
+}
+
+func (c *Checker) untrack(t *tracked) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.conns, t.b)
+	for h := range t.handles {
+		remove(c.byHandle, h, t)
+	}
+	for u := range t.users {
+		remove(c.byUser, u, t)
+	}
+}
+
+func add(m map[string]map[*tracked]bool, k string, t *tracked) {
+	s := m[k]
+	if s == nil {
+		s = map[*tracked]bool{}
+		m[k] = s
+	}
+	s[t] = true
+}
+
+func remove(m map[string]map[*tracked]bool, k string, t *tracked) {
+	delete(m[k], t)
+	if len(m[k]) == 0 {
+		delete(m, k)
+	}
+}
+
+// Sessions returns how many connections hold sessions opened with
+// tickets.
+func (c *Checker) Sessions() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.conns)
+}
+
+// revoke ends the sessions of user opened with the handle's tickets (all
+// of user's ticket sessions when handle is "") by closing their
+// connections.
+func (c *Checker) revoke(user, handle string) int {
+	now := time.Now()
+	var victims []*tracked
+	c.mu.Lock()
+	if handle != "" {
+		for h, at := range c.revoked {
+			if now.Sub(at) > 10*time.Minute {
+				delete(c.revoked, h)
+			}
+		}
+		if len(c.revoked) < 100000 {
+			c.revoked[handle] = now
+		}
+		for t := range c.byHandle[handle] {
+			victims = append(victims, t)
+		}
+	} else {
+		for t := range c.byUser[user] {
+			victims = append(victims, t)
+		}
+	}
+	hook := c.hook
+	c.mu.Unlock()
+	for _, t := range victims {
+		go t.b.Close()
+	}
+	c.log.Info("authd: sessions revoked by the authentication server", "user", logName(user), "closed", len(victims))
+	if hook != nil {
+		hook(user, handle)
+	}
+	return len(victims)
+}
+
+func (c *Checker) setRevokeHook(f func(user, handle string)) {
+	c.mu.Lock()
+	c.hook = f
+	c.mu.Unlock()
+}
+
+// checkerMind is the object authd calls back: revoke(user, handle).
+type checkerMind struct {
+	pb.Referenceable
+	c *Checker
+}
+
+// RemoteRevoke ends the sessions authd names.
+func (m *checkerMind) RemoteRevoke(user string, handle string) int {
+	return m.c.revoke(user, handle)
+}

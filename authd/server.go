@@ -1,0 +1,451 @@
+package authd
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gospread/spread/cred"
+	"github.com/gospread/spread/pb"
+)
+
+// Defaults of Config.
+const (
+	DefaultTicketTTL  = 60 * time.Second
+	DefaultSessionTTL = 12 * time.Hour
+	// revokeTimeout bounds one revoke call to a broker's mind.
+	revokeTimeout = 5 * time.Second
+	// maxPending caps the revocations kept for services that are not
+	// connected.
+	maxPending = 10000
+)
+
+// Config configures a Server. A nil *Config is not allowed: Services is
+// required.
+type Config struct {
+	// Users checks the users' logins (a challenge or a password, as the
+	// store allows). It may be nil when Upstream is set.
+	Users cred.Checker
+	// Services are the brokers (and downstream authds) that may redeem
+	// tickets.
+	Services *Services
+	// TicketTTL is how long a ticket can be redeemed. Default
+	// DefaultTicketTTL.
+	TicketTTL time.Duration
+	// SessionTTL is how long a login at authd lasts; when it ends, the
+	// broker sessions opened with its tickets end too. Default
+	// DefaultSessionTTL.
+	SessionTTL time.Duration
+	// Upstream, when set, makes this authd a service of another one:
+	// user logins and tickets it does not know are checked there. The
+	// Checker's service account must have the proxy option upstream.
+	// The Server sets the Checker's revocation hook.
+	Upstream *Checker
+	// Logger receives the server's log; nil means slog.Default(). No
+	// ticket, secret or handle is ever logged.
+	Logger *slog.Logger
+}
+
+// Server is the central authentication server. Serve its Portal with a
+// pb.Server: users log in and get tickets, services log in (as
+// ServicePrefix+name, with Spread's password login) and redeem them.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *store
+	portal *cred.Portal
+
+	mu      sync.Mutex
+	minds   map[string]map[*pb.RemoteReference]bool // service -> connected minds
+	pending map[string][]revocation                 // service -> revocations not yet delivered
+	npend   int
+	up      map[string]*upEntry // upstream handle -> the services that redeemed with it
+	// proxyThrottle limits the user logins a proxy service checks.
+	proxyThrottle *cred.Throttle
+	// outageThrottle counts logins refused locally while the upstream
+	// is unreachable (see countOutage).
+	outageThrottle *cred.Throttle
+	closed         bool
+}
+
+// revocation is one revoke(user, handle) for a service's mind.
+type revocation struct {
+	user, handle string
+	until        time.Time
+}
+
+// NewServer returns a Server for cfg.
+func NewServer(cfg *Config) (*Server, error) {
+	if cfg == nil || cfg.Services == nil {
+		return nil, errors.New("authd: Config.Services is required")
+	}
+	if cfg.Users == nil && cfg.Upstream == nil {
+		return nil, errors.New("authd: Config.Users or Config.Upstream is required")
+	}
+	s := &Server{cfg: *cfg, store: newStore(), minds: map[string]map[*pb.RemoteReference]bool{},
+		pending: map[string][]revocation{}, up: map[string]*upEntry{},
+		proxyThrottle:  cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: 10, AddressMaxFailures: 1000}),
+		outageThrottle: cred.NewThrottle(nil)}
+	if s.cfg.TicketTTL <= 0 {
+		s.cfg.TicketTTL = DefaultTicketTTL
+	}
+	if s.cfg.SessionTTL <= 0 {
+		s.cfg.SessionTTL = DefaultSessionTTL
+	}
+	s.log = s.cfg.Logger
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	kinds := []cred.Kind{cred.KindPassword}
+	if kc, ok := s.cfg.Users.(cred.KindsChecker); ok {
+		for _, k := range kc.Kinds() {
+			if k == cred.KindChallenge {
+				kinds = append(kinds, k)
+			}
+		}
+	}
+	if s.cfg.Upstream != nil {
+		if len(kinds) == 1 {
+			kinds = append(kinds, cred.KindChallenge)
+		}
+		s.cfg.Upstream.setRevokeHook(s.upstreamRevoked)
+	}
+	s.portal = cred.NewPortal(realm{s})
+	s.portal.Register(loginChecker{s}, kinds...)
+	return s, nil
+}
+
+// Portal is the portal to serve: pb.NewServer(&pb.Config{Portal: s.Portal()}).
+func (s *Server) Portal() *cred.Portal { return s.portal }
+
+// Counts returns the live sessions and unredeemed tickets.
+func (s *Server) Counts() (sessions, tickets int) { return s.store.counts() }
+
+// Close stops the sessions' timers. Serve no more after it.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.store.mu.Lock()
+	for _, m := range s.store.sessions {
+		for sess := range m {
+			if sess.timer != nil {
+				sess.timer.Stop()
+			}
+		}
+	}
+	s.store.mu.Unlock()
+}
+
+// RevokeUser ends every session of user at this authd (each broker
+// session opened with their tickets ends) and tells every connected
+// service to end all of user's ticket sessions, including those from
+// before a restart of this authd. It returns how many authd sessions
+// ended.
+func (s *Server) RevokeUser(user string) int {
+	n := 0
+	for _, sess := range s.store.userSessions(user) {
+		if s.endSession(sess, "revoked") {
+			n++
+		}
+	}
+	s.mu.Lock()
+	var names []string
+	for name := range s.minds {
+		names = append(names, name)
+	}
+	s.mu.Unlock()
+	for _, name := range names {
+		s.notify(name, user, "", time.Now().Add(s.cfg.SessionTTL))
+	}
+	s.log.Info("authd: user revoked", "user", logName(user), "sessions", n)
+	return n
+}
+
+// endSession ends sess and revokes its broker sessions. It reports
+// whether sess was live.
+func (s *Server) endSession(sess *session, why string) bool {
+	notices := s.store.end(sess)
+	if notices == nil {
+		return false
+	}
+	s.log.Info("authd: session ended", "user", logName(sess.user), "reason", why, "services", len(notices))
+	for n := range notices {
+		s.notify(n.caller, sess.user, n.handle, sess.expires)
+	}
+	return true
+}
+
+// notify sends revoke(user, handle) to every connected mind of service,
+// or keeps it (until until) for the service's next login.
+func (s *Server) notify(service, user, handle string, until time.Time) {
+	s.mu.Lock()
+	var minds []*pb.RemoteReference
+	for m := range s.minds[service] {
+		minds = append(minds, m)
+	}
+	if len(minds) == 0 && handle != "" {
+		if s.npend >= maxPending {
+			s.prunePendingLocked(time.Now())
+		}
+		if s.npend < maxPending {
+			s.pending[service] = append(s.pending[service], revocation{user, handle, until})
+			s.npend++
+		} else {
+			s.log.Warn("authd: too many revocations waiting for their services; dropping one", "service", service)
+		}
+	}
+	s.mu.Unlock()
+	for _, m := range minds {
+		go s.callRevoke(m, service, user, handle)
+	}
+}
+
+// prunePendingLocked forgets the pending revocations whose session
+// would have ended anyway. s.mu is held.
+func (s *Server) prunePendingLocked(now time.Time) {
+	for service, list := range s.pending {
+		live := list[:0]
+		for _, r := range list {
+			if now.Before(r.until) {
+				live = append(live, r)
+			}
+		}
+		s.npend -= len(list) - len(live)
+		if len(live) == 0 {
+			delete(s.pending, service)
+		} else {
+			s.pending[service] = live
+		}
+	}
+}
+
+func (s *Server) callRevoke(m *pb.RemoteReference, service, user, handle string) {
+	ctx, cancel := context.WithTimeout(context.Background(), revokeTimeout)
+	defer cancel()
+	if _, err := m.CallRemote(ctx, "revoke", user, handle); err != nil {
+		s.log.Warn("authd: a service did not take a revocation", "service", service, "user", logName(user), "err", err)
+	}
+}
+
+// addMind registers a service's mind and delivers what was pending.
+func (s *Server) addMind(service string, m *pb.RemoteReference) {
+	now := time.Now()
+	s.mu.Lock()
+	ms := s.minds[service]
+	if ms == nil {
+		ms = map[*pb.RemoteReference]bool{}
+		s.minds[service] = ms
+	}
+	ms[m] = true
+	var due []revocation
+	for _, r := range s.pending[service] {
+		if now.Before(r.until) {
+			due = append(due, r)
+		}
+	}
+	s.npend -= len(s.pending[service])
+	delete(s.pending, service)
+	s.mu.Unlock()
+	for _, r := range due {
+		go s.callRevoke(m, service, r.user, r.handle)
+	}
+}
+
+func (s *Server) dropMind(service string, m *pb.RemoteReference) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.minds[service], m)
+	if len(s.minds[service]) == 0 {
+		delete(s.minds, service)
+	}
+}
+
+// upEntry remembers which services redeemed with an upstream handle,
+// until a session lifetime has passed since the last redemption.
+type upEntry struct {
+	services map[string]bool
+	until    time.Time
+}
+
+// maxUpstreamHandles bounds the upstream handles remembered; beyond it,
+// those whose time has passed are forgotten.
+const maxUpstreamHandles = 100000
+
+// rememberUpstream notes that service redeemed a ticket with the
+// upstream's handle.
+func (s *Server) rememberUpstream(handle, service string) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.up) >= maxUpstreamHandles {
+		for h, e := range s.up {
+			if now.After(e.until) {
+				delete(s.up, h)
+			}
+		}
+	}
+	e := s.up[handle]
+	if e == nil {
+		e = &upEntry{services: map[string]bool{}}
+		s.up[handle] = e
+	}
+	e.services[service] = true
+	e.until = now.Add(s.cfg.SessionTTL)
+}
+
+// upstreamRevoked is the upstream's revoke(user, handle): a handle goes
+// to the services that redeemed with it; no handle revokes the user
+// here, which tells every service.
+func (s *Server) upstreamRevoked(user, handle string) {
+	if handle == "" {
+		s.RevokeUser(user)
+		return
+	}
+	s.mu.Lock()
+	e := s.up[handle]
+	delete(s.up, handle)
+	s.mu.Unlock()
+	if e == nil {
+		return
+	}
+	for service := range e.services {
+		s.notify(service, user, handle, time.Now().Add(s.cfg.SessionTTL))
+	}
+}
+
+// loginChecker checks logins at authd: services (by ServicePrefix, with
+// their secret) and users (Config.Users, then the upstream).
+type loginChecker struct{ s *Server }
+
+// serviceID is the avatar id of a service's login.
+func serviceID(name string) string { return ServicePrefix + name }
+
+func (c loginChecker) CheckCredentials(ctx context.Context, creds cred.Credentials) (string, error) {
+	s := c.s
+	u, ok := creds.(cred.PasswordProver)
+	if !ok {
+		return "", &cred.UnhandledError{Kind: creds.Kind()}
+	}
+	if name, isService := strings.CutPrefix(u.User(), ServicePrefix); isService {
+		pw, ok := creds.(*cred.UsernamePassword)
+		if !ok {
+			// A bcrypt hash cannot check a challenge.
+			return "", cred.ErrUnauthorizedLogin
+		}
+		if _, err := s.cfg.Services.check(ctx, name, pw.Password); err != nil {
+			return "", err
+		}
+		return serviceID(name), nil
+	}
+	var err error = cred.ErrUnauthorizedLogin
+	if s.cfg.Users != nil {
+		var id string
+		id, err = s.cfg.Users.CheckCredentials(ctx, creds)
+		if err == nil {
+			if id == cred.AnonymousID || strings.HasPrefix(id, ServicePrefix) {
+				return "", cred.ErrUnauthorizedLogin
+			}
+			return id, nil
+		}
+	}
+	if s.cfg.Upstream != nil && (errors.Is(err, cred.ErrUnauthorizedLogin) || errors.Is(err, cred.ErrUnhandledCredentials)) {
+		localRefused := errors.Is(err, cred.ErrUnauthorizedLogin) && s.cfg.Users != nil
+		id, err := s.cfg.Upstream.checkLogin(ctx, creds)
+		if err != nil {
+			if localRefused && errors.Is(err, cred.ErrUnavailable) && !s.countOutage(ctx, u.User()) {
+				// The local store refused and the upstream cannot be
+				// asked: counted, so that an outage upstream does not
+				// open the local users to unthrottled guessing.
+				return "", cred.ErrUnauthorizedLogin
+			}
+			return "", err
+		}
+		if id == cred.AnonymousID || strings.HasPrefix(id, ServicePrefix) {
+			return "", cred.ErrUnauthorizedLogin
+		}
+		return upstreamMark + id, nil
+	}
+	return "", err
+}
+
+// countOutage counts a login the local store refused while the upstream
+// could not check it; false once the user name at that address has
+// failed so too often.
+func (s *Server) countOutage(ctx context.Context, user string) bool {
+	addr := ""
+	if b := pb.CallBroker(ctx); b != nil {
+		addr = b.RemoteAddr().String()
+	}
+	a, err := s.outageThrottle.Begin(user, addr)
+	if err != nil {
+		return false
+	}
+	a.Failure()
+	return true
+}
+
+// upstreamMark prefixes, between the checker and the realm, the id of a
+// user the upstream authenticated. User names cannot start with a NUL.
+const upstreamMark = "\x00up:"
+
+// realm makes the avatars: a service's or a user's.
+type realm struct{ s *Server }
+
+func (r realm) RequestAvatar(ctx context.Context, id string, mind any) (any, func(), error) {
+	s := r.s
+	m, _ := mind.(*pb.RemoteReference)
+	if name, ok := strings.CutPrefix(id, ServicePrefix); ok {
+		svc := s.cfg.Services.get(name)
+		if svc == nil {
+			return nil, nil, errors.New("authd: service vanished")
+		}
+		a := &serviceAvatar{s: s, svc: svc}
+		if m != nil {
+			s.addMind(name, m)
+		} else {
+			s.log.Warn("authd: a service logged in without a mind: its sessions cannot be revoked", "service", name)
+		}
+		s.log.Info("authd: service connected", "service", name)
+		return a, func() {
+			if m != nil {
+				s.dropMind(name, m)
+			}
+			s.log.Info("authd: service disconnected", "service", name)
+		}, nil
+	}
+	user, upstream := strings.CutPrefix(id, upstreamMark)
+	sess := s.store.addSession(user, time.Now().Add(s.cfg.SessionTTL))
+	sess.upstream = upstream
+	s.store.mu.Lock()
+	sess.timer = time.AfterFunc(s.cfg.SessionTTL, func() { s.endSession(sess, "expired") })
+	s.store.mu.Unlock()
+	return &userAvatar{s: s, sess: sess}, func() { s.store.detach(sess) }, nil
+}
+
+// logName renders a user name for a log line: cut, with control
+// characters quoted.
+func logName(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == '"' || c == '\\' || c >= 0x80 {
+			q := []byte(strings.ToValidUTF8(s, "?"))
+			for j, c := range q {
+				if c < 0x20 || c == 0x7f {
+					q[j] = '?'
+				}
+			}
+			return string(q)
+		}
+	}
+	return s
+}
+
+func hasServicePrefix(s string) bool { return strings.HasPrefix(s, ServicePrefix) }
+
+func cutUpstream(id string) (string, bool) { return strings.CutPrefix(id, upstreamMark) }

@@ -1,0 +1,312 @@
+package authd
+
+import (
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"sync"
+	"time"
+)
+
+// Tickets: 32 random bytes from crypto/rand (256 bits), written as 43
+// characters of unpadded base64url. A ticket is kept only as two
+// digests: its SHA-256, by which a password-login redemption looks it
+// up, and its MD5, from which the answer to a Twisted challenge is
+// computed (PB's challenge response is MD5(MD5(password) + challenge),
+// so MD5(ticket) is what a challenge can be checked against).
+const (
+	ticketBytes = 32
+	// TicketLen is the length of a ticket string.
+	TicketLen = 43
+	// maxTicketsPerSession caps the unredeemed tickets of one session.
+	maxTicketsPerSession = 64
+	// maxSessionsPerUser caps the sessions authd keeps for one user: the
+	// ones whose connection ended are kept until they expire, so that
+	// their broker sessions can be revoked, but no more than this many.
+	maxSessionsPerUser = 256
+)
+
+type ticket struct {
+	sum     [sha256.Size]byte
+	md5     [md5.Size]byte
+	user    string
+	service string
+	sess    *session
+	expires time.Time
+}
+
+// session is one login at authd: the user's avatar there, its tickets,
+// and the handles of the services that redeemed one of them.
+type session struct {
+	user     string
+	expires  time.Time
+	timer    *time.Timer
+	ended    bool
+	attached bool              // the user's authd connection is up
+	tickets  map[*ticket]bool  // unredeemed
+	handles  map[string]string // service -> the handle its sessions have
+	notify   map[notice]bool   // who to tell when the session ends
+	upstream bool              // logged in through the upstream authd
+}
+
+// notice is a revocation to send: the caller's mind gets
+// revoke(user, handle). The caller is the service that redeemed, a
+// proxy for the service the handle is for.
+type notice struct{ caller, handle string }
+
+// ticketKey indexes the tickets of a user for a service.
+type ticketKey struct{ user, service string }
+
+// store holds sessions and tickets. Its methods take the lock; none
+// calls out.
+type store struct {
+	mu       sync.Mutex
+	byHash   map[[sha256.Size]byte]*ticket
+	byUser   map[ticketKey]map[*ticket]bool
+	sessions map[string]map[*session]bool // by user
+}
+
+func newStore() *store {
+	return &store{
+		byHash:   map[[sha256.Size]byte]*ticket{},
+		byUser:   map[ticketKey]map[*ticket]bool{},
+		sessions: map[string]map[*session]bool{},
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("authd: no randomness: " + err.Error())
+	}
+	return b
+}
+
+// newHandle returns a revocation handle: 128 random bits in hex.
+func newHandle() string { return hex.EncodeToString(randomBytes(16)) }
+
+// addSession records a new session of user.
+func (st *store) addSession(user string, expires time.Time) *session {
+	s := &session{user: user, expires: expires, attached: true, tickets: map[*ticket]bool{}, handles: map[string]string{}, notify: map[notice]bool{}}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	m := st.sessions[user]
+	if m == nil {
+		m = map[*session]bool{}
+		st.sessions[user] = m
+	}
+	if len(m) >= maxSessionsPerUser {
+		// Forget the detached session that ends first: its broker
+		// sessions can then be ended only by revoking the user.
+		var oldest *session
+		for o := range m {
+			if !o.attached && (oldest == nil || o.expires.Before(oldest.expires)) {
+				oldest = o
+			}
+		}
+		if oldest != nil {
+			oldest.ended = true
+			if oldest.timer != nil {
+				oldest.timer.Stop()
+			}
+			delete(m, oldest)
+		}
+	}
+	m[s] = true
+	return s
+}
+
+// mint issues a ticket of s for service, valid for ttl.
+func (st *store) mint(s *session, service string, ttl time.Duration) (string, error) {
+	raw := randomBytes(ticketBytes)
+	str := base64.RawURLEncoding.EncodeToString(raw)
+	now := time.Now()
+	t := &ticket{sum: sha256.Sum256([]byte(str)), md5: md5.Sum([]byte(str)), user: s.user, service: service, sess: s, expires: now.Add(ttl)}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if s.ended {
+		return "", errSessionEnded
+	}
+	for old := range s.tickets {
+		if !now.Before(old.expires) {
+			st.dropLocked(old)
+		}
+	}
+	if len(s.tickets) >= maxTicketsPerSession {
+		return "", errTooManyTickets
+	}
+	st.byHash[t.sum] = t
+	k := ticketKey{t.user, service}
+	m := st.byUser[k]
+	if m == nil {
+		m = map[*ticket]bool{}
+		st.byUser[k] = m
+	}
+	m[t] = true
+	s.tickets[t] = true
+	return str, nil
+}
+
+// dropLocked forgets t.
+func (st *store) dropLocked(t *ticket) {
+	delete(st.byHash, t.sum)
+	k := ticketKey{t.user, t.service}
+	if m := st.byUser[k]; m != nil {
+		delete(m, t)
+		if len(m) == 0 {
+			delete(st.byUser, k)
+		}
+	}
+	delete(t.sess.tickets, t)
+}
+
+// redeemChallenge consumes the ticket of user for service whose MD5,
+// with challenge, gives response. Every live ticket of that user for
+// that service is compared, in constant time, whatever matches.
+func (st *store) redeemChallenge(user, service string, challenge, response []byte) *session {
+	now := time.Now()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var found *ticket
+	var want [md5.Size]byte
+	for t := range st.byUser[ticketKey{user, service}] {
+		if !now.Before(t.expires) {
+			st.dropLocked(t)
+			continue
+		}
+		h := md5.New()
+		h.Write(t.md5[:])
+		h.Write(challenge)
+		h.Sum(want[:0])
+		if subtle.ConstantTimeCompare(want[:], response) == 1 {
+			found = t
+		}
+	}
+	if found == nil {
+		return nil
+	}
+	st.dropLocked(found)
+	return found.sess
+}
+
+// redeemTicket consumes ticket if it belongs to user and service and
+// is live.
+func (st *store) redeemTicket(user, service string, tk []byte) *session {
+	sum := sha256.Sum256(tk)
+	now := time.Now()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	t := st.byHash[sum]
+	if t == nil {
+		return nil
+	}
+	if !now.Before(t.expires) {
+		st.dropLocked(t)
+		return nil
+	}
+	if t.user != user || t.service != service {
+		return nil
+	}
+	st.dropLocked(t)
+	return t.sess
+}
+
+// handle returns s's handle for service, made on first use, and notes
+// that caller is to be told when s ends; "" when s has ended (a ticket
+// redeemed while its session ended).
+func (st *store) handle(s *session, service, caller string) string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if s.ended {
+		return ""
+	}
+	h := s.handles[service]
+	if h == "" {
+		h = newHandle()
+		s.handles[service] = h
+	}
+	s.notify[notice{caller, h}] = true
+	return h
+}
+
+// end ends s and returns the revocations to send; nil if it had ended
+// already.
+func (st *store) end(s *session) map[notice]bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if s.ended {
+		return nil
+	}
+	s.ended = true
+	for t := range s.tickets {
+		st.dropLocked(t)
+	}
+	st.forgetLocked(s)
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	return s.notify
+}
+
+// detach notes that s's authd connection ended: its unredeemed tickets
+// go; the session stays until it ends (its broker sessions can still
+// be revoked), unless no ticket of it was ever redeemed.
+func (st *store) detach(s *session) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s.attached = false
+	for t := range s.tickets {
+		st.dropLocked(t)
+	}
+	if len(s.handles) == 0 && !s.ended {
+		s.ended = true
+		st.forgetLocked(s)
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+	}
+}
+
+func (st *store) forgetLocked(s *session) {
+	if m := st.sessions[s.user]; m != nil {
+		delete(m, s)
+		if len(m) == 0 {
+			delete(st.sessions, s.user)
+		}
+	}
+}
+
+// userSessions returns the live sessions of user.
+func (st *store) userSessions(user string) []*session {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make([]*session, 0, len(st.sessions[user]))
+	for s := range st.sessions[user] {
+		out = append(out, s)
+	}
+	return out
+}
+
+// sweep drops expired tickets.
+func (st *store) sweep(now time.Time) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, t := range st.byHash {
+		if !now.Before(t.expires) {
+			st.dropLocked(t)
+		}
+	}
+}
+
+// counts returns the live sessions and tickets.
+func (st *store) counts() (sessions, tickets int) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, m := range st.sessions {
+		sessions += len(m)
+	}
+	return sessions, len(st.byHash)
+}
