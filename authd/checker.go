@@ -208,7 +208,7 @@ func (c *Checker) onConnect(ctx context.Context, b *pb.Broker, _ *pb.RemoteRefer
 func (c *Checker) avatar() (*pb.RemoteReference, error) {
 	a := c.cur.Load()
 	if a == nil {
-		return nil, &cred.UnavailableError{Err: errNotConnected}
+		return nil, &cred.UnavailableError{Store: "the authentication server", Err: errNotConnected}
 	}
 	return a, nil
 }
@@ -305,12 +305,12 @@ func (c *Checker) call(ctx context.Context, method string, args ...any) (any, er
 	case errors.As(err, &re) && re.Check(pyUnauthorizedLogin):
 		return nil, cred.ErrUnauthorizedLogin
 	case errors.As(err, &re) && re.Check(PyUnavailable):
-		return nil, &cred.UnavailableError{Err: err}
+		return nil, &cred.UnavailableError{Store: "the authentication server", Err: err}
 	case errors.As(err, &re):
 		return nil, fmt.Errorf("authd: %s: %w", method, err)
 	}
 	// Lost connection, timeout: authd did not answer.
-	return nil, &cred.UnavailableError{Err: err}
+	return nil, &cred.UnavailableError{Store: "the authentication server", Err: err}
 }
 
 // looksLikeTicket reports whether p has a ticket's shape: TicketLen

@@ -36,7 +36,11 @@ var ErrUnavailable = errors.New("cred: credentials cannot be checked now")
 // reached. Err is the cause, for the server's log; it is never shown to
 // the client.
 type UnavailableError struct {
-	Err error
+	// Store names what could not be reached, in words a client may be
+	// shown ("the user database", "the authentication server"). Empty
+	// means the user database.
+	Store string
+	Err   error
 }
 
 func (e *UnavailableError) Error() string {

@@ -127,9 +127,18 @@ func throttledError(te *cred.ThrottledError) *Error {
 	return e
 }
 
+// loginUnavailable tells the client that its login cannot be checked
+// now, naming the store that did not answer (cred.UnavailableError.Store).
+func loginUnavailable(err error) *Error {
+	store := "the user database"
+	var ue *cred.UnavailableError
+	if errors.As(err, &ue) && ue.Store != "" {
+		store = ue.Store
+	}
+	return loginError(LoginCodeUnavailable, "the login cannot be checked right now: "+store+" is unavailable; try again later")
+}
+
 var (
-	errLoginUnavailable = loginError(LoginCodeUnavailable,
-		"the login cannot be checked right now: the user database is unavailable; try again later")
 	errNameTooLong = loginError(LoginCodeNameTooLong,
 		"user name longer than "+strconv.Itoa(cred.MaxUsernameLen)+" bytes")
 	errTooManyChallenges = loginError(LoginCodeChallenge,
@@ -341,7 +350,7 @@ func (r *loginRoot) refused(ctx context.Context, attempt *cred.Attempt, creds cr
 			log.Error("pb: logins cannot be checked: the credential store is unavailable (logged once per outage)",
 				"err", logErr(err))
 		}
-		return errLoginUnavailable
+		return loginUnavailable(err)
 	default:
 		// A realm's error, or a checker's that is neither a refusal nor
 		// an outage: not the client's fault, not counted.

@@ -183,7 +183,7 @@ func TestAuthdOutageDoesNotOpenLocalGuessing(t *testing.T) {
 		t.Setenv("SPREAD_PASSWORD", fmt.Sprint("guess-", i))
 		r := spread(t, "", "call", "--server", ch.addr, "--user", "alice", "joinGroup", "#g")
 		switch {
-		case strings.Contains(r.stderr, "cannot check logins right now"):
+		case strings.Contains(r.stderr, "the login cannot be checked right now"):
 			unavailable++
 		case strings.Contains(r.stderr, "login failed"):
 			refused++

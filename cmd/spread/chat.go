@@ -264,7 +264,10 @@ func printLoginError(w io.Writer, prog string, err error) {
 	case errors.As(err, &te):
 		msg = fmt.Sprintf("too many failed login attempts; try again in %d seconds", te.RetrySeconds())
 	case errors.Is(err, cred.ErrUnavailable):
-		msg = "the server cannot check logins right now (its user database is unavailable); try again later"
+		msg = "the server cannot check logins right now; try again later"
+		if re != nil && re.Value != "" {
+			msg = re.Value // it names the store that did not answer
+		}
 	case errors.Is(err, cred.ErrUsernameTooLong):
 		msg = fmt.Sprintf("user name longer than %d bytes", cred.MaxUsernameLen)
 	case errors.Is(err, cred.ErrUnauthorizedLogin) && (re == nil || re.Value == ""):

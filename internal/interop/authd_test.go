@@ -336,7 +336,7 @@ func TestAuthdKilled(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	start := time.Now()
-	d.refused("a ticket login with authd dead", "the login cannot be checked right now", "login", "a2", a.Addr, "alice", "spare")
+	d.refused("a ticket login with authd dead", "the login cannot be checked right now: the authentication server is unavailable", "login", "a2", a.Addr, "alice", "spare")
 	if el := time.Since(start); el > 2*time.Second {
 		t.Errorf("the refusal took %v", el)
 	}
