@@ -35,7 +35,7 @@ type Server struct {
 	logMu   sync.Mutex
 	logLims map[string]*lineLimiter // logConnKind, by kind
 
-	stats     serverStats // stats.go
+	stats serverStats // stats.go
 }
 
 // ipConns counts one remote address's connections.
