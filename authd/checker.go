@@ -129,6 +129,9 @@ func (c *Checker) Close() error {
 // Connected reports whether the checker is logged in at authd now.
 func (c *Checker) Connected() bool { return c.cur.Load() != nil }
 
+// Addr is the address of the authentication server the checker uses.
+func (c *Checker) Addr() string { return c.cfg.Addr }
+
 // WaitConnected waits until the checker is logged in at authd or ctx
 // ends.
 func (c *Checker) WaitConnected(ctx context.Context) error {

@@ -124,6 +124,21 @@ func (s *Server) Portal() *cred.Portal { return s.portal }
 // Counts returns the live sessions and unredeemed tickets.
 func (s *Server) Counts() (sessions, tickets int) { return s.store.counts() }
 
+// Stats are a Server's counters, for metrics.
+type Stats struct {
+	Sessions int    // live authd sessions (user logins)
+	Tickets  int    // tickets issued and not yet redeemed or expired
+	Issued   uint64 // tickets issued since the start
+	Redeemed uint64 // tickets redeemed at a broker since the start
+}
+
+// Stats returns the server's counters now.
+func (s *Server) Stats() Stats {
+	st := Stats{Issued: s.store.issued.Load(), Redeemed: s.store.redeemed.Load()}
+	st.Sessions, st.Tickets = s.store.counts()
+	return st
+}
+
 // Close stops the sessions' timers. Serve no more after it.
 func (s *Server) Close() {
 	s.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -67,6 +68,8 @@ type store struct {
 	byHash   map[[sha256.Size]byte]*ticket
 	byUser   map[ticketKey]map[*ticket]bool
 	sessions map[string]map[*session]bool // by user
+
+	issued, redeemed atomic.Uint64 // tickets, since the start
 }
 
 func newStore() *store {
@@ -147,6 +150,7 @@ func (st *store) mint(s *session, service string, ttl time.Duration) (string, er
 	}
 	m[t] = true
 	s.tickets[t] = true
+	st.issued.Add(1)
 	return str, nil
 }
 
@@ -189,6 +193,7 @@ func (st *store) redeemChallenge(user, service string, challenge, response []byt
 		return nil
 	}
 	st.dropLocked(found)
+	st.redeemed.Add(1)
 	return found.sess
 }
 
@@ -211,6 +216,7 @@ func (st *store) redeemTicket(user, service string, tk []byte) *session {
 		return nil
 	}
 	st.dropLocked(t)
+	st.redeemed.Add(1)
 	return t.sess
 }
 

@@ -48,6 +48,8 @@ func runAuthdServe(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	var auth authFlags
 	auth.register(fs, false)
 	auth.svc.register(fs)
+	var mf metricsFlags
+	mf.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -133,7 +135,8 @@ func runAuthdServe(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	log.Info("authd: services loaded", "services", len(svcs.Names()), "ticket_ttl", *ticketTTL, "session_ttl", *sessionTTL)
 	throttle := cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: *failures})
 	ps := pb.NewServer(&pb.Config{Portal: srv.Portal(), Logger: log, Throttle: throttle, Limits: o.pbLimits()})
-	return serve(ctx, log, "authd", o.pbEndpoint(ps, tlsConfig))
+	eps := append([]endpoint{o.pbEndpoint(ps, tlsConfig)}, mf.endpoints(sources{pb: ps, server: srv, authd: upstreamOf(cfg.Upstream)})...)
+	return serve(ctx, log, "authd", eps...)
 }
 
 func runAuthdServicesAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -225,4 +228,12 @@ func runAuthdRevoke(ctx context.Context, args []string, stdin io.Reader, stdout,
 	}
 	fmt.Fprintf(stdout, "%s: %v session(s) ended\n", fs.Arg(0), n)
 	return 0
+}
+
+// upstreamOf lists the upstream checker, for metrics and health.
+func upstreamOf(c *authd.Checker) []*authd.Checker {
+	if c == nil {
+		return nil
+	}
+	return []*authd.Checker{c}
 }

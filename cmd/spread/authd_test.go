@@ -58,16 +58,35 @@ func TestAuthdCommands(t *testing.T) {
 
 	users := writeSecret(t, dir, "users", "dora:dora-pw\nalice:not-the-demo-pw")
 	ad := startServe(t, context.Background(), "authd", "--listen", "127.0.0.1:0", "--services", services,
-		"--auth", "file:"+users, "--ticket-ttl", "30s")
+		"--auth", "file:"+users, "--ticket-ttl", "30s", "--metrics", "127.0.0.1:0")
 	ch := startServe(t, context.Background(), "chat", "serve", "--listen", "127.0.0.1:0", "--demo",
-		"--authd", ad.addr, "--service", "chat", "--service-secret-file", chatSecret)
+		"--authd", ad.addr, "--service", "chat", "--service-secret-file", chatSecret, "--metrics", "127.0.0.1:0")
 	waitConnected(t, ch)
+	metricsAt := func(p *server) string {
+		m := metricsRE.FindStringSubmatch(p.stderr.String())
+		if m == nil {
+			t.Fatalf("no metrics address logged:\n%s", p.stderr)
+		}
+		return "http://" + m[1]
+	}
+	if code, body := httpGet(t, metricsAt(ch)+"/healthz"); code != 200 || !strings.Contains(body, `"authd":"connected"`) {
+		t.Fatalf("broker /healthz: %d %s", code, body)
+	}
 
 	// dora is known only to authd: a ticket login.
 	t.Setenv("SPREAD_PASSWORD", "dora-pw")
 	r := spread(t, "hello from dora\n", "chat", "join", "--server", ch.addr, "--user", "dora",
 		"--authd", ad.addr, "--service", "chat", "--group", "#g")
 	r.expect(t, "chat join --authd", 0, "<dora> says: hello from dora", "")
+	_, body := httpGet(t, metricsAt(ad)+"/metrics")
+	for _, want := range []string{"spread_authd_tickets_issued_total 1\n", "spread_authd_tickets_redeemed_total 1\n", "spread_authd_tickets_live 0\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("authd /metrics lacks %q", want)
+		}
+	}
+	if _, body := httpGet(t, metricsAt(ch)+"/metrics"); !strings.Contains(body, `spread_authd_connected{authd="`+ad.addr+`"} 1`) {
+		t.Errorf("broker /metrics lacks spread_authd_connected 1")
+	}
 	spread(t, "", "call", "--server", ch.addr, "--user", "dora", "--authd", ad.addr, "--service", "nope", "joinGroup", "#g").
 		expect(t, "ticket for another service", 1, "", "UnauthorizedLogin")
 	spread(t, "", "call", "--server", ch.addr, "--user", "dora", "--authd", ad.addr, "joinGroup", "#g").

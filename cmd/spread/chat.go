@@ -90,7 +90,7 @@ func runChatServe(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	users.waitAuthd(ctx, log, "chat")
 	throttle := cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: *failures})
 	srv := pb.NewServer(&pb.Config{Portal: portal, Logger: log, Throttle: throttle, Limits: o.pbLimits()})
-	eps := append([]endpoint{o.pbEndpoint(srv, tlsConfig)}, mf.endpoints(sources{node: cf.logNode(), pb: srv, bus: bus})...)
+	eps := append([]endpoint{o.pbEndpoint(srv, tlsConfig)}, mf.endpoints(sources{node: cf.logNode(), pb: srv, bus: bus, authd: users.authd})...)
 	if webf.addr != "" {
 		ep, closeWeb, err := webf.endpoint(ctx, portal, throttle, users.django, tlsConfig, log)
 		if err != nil {
