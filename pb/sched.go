@@ -30,11 +30,12 @@ package pb
 //
 //  1. Calls to the login root and its challengers (offReader) run on a
 //     worker: the Portal's checkers may hash or query a database.
-//  2. The first call of a read that starts an idle object's queue runs
-//     on the reader, once the whole read is decoded, unless its method
-//     is in the slow-method memo. The reader then runs the calls queued
-//     behind it on that object, for as long as their methods are not in
-//     the memo either (those go to a worker, with the rest of the queue).
+//  2. The first call of a read that starts an idle object's queue and
+//     whose method is not in the slow-method memo runs on the reader,
+//     once the whole read is decoded. The reader then runs the calls
+//     queued behind it on that object, for as long as their methods are
+//     not in the memo either (the first that is goes to a worker, with
+//     the rest of the queue).
 //  3. Every other call that starts an idle object's queue runs on a
 //     worker from the pool.
 //  4. A call to a busy object runs on the goroutine that runs that
@@ -58,6 +59,15 @@ package pb
 // A connection has at most one reader at a time: the goroutine that
 // holds the reading. Its state (sch.rstate) is a turn number times two,
 // plus one while the reader runs calls:
+//
+//	             deferred call                    watchdog / Future.Wait
+//	  reading ----------------> running ------------------------------> taken over
+//	  (even)  <---------------- (odd)    (next turn; a worker reads,      (worker)
+//	     |      answers written            the old reader finishes
+//	     |                                 its queue as a worker)
+//	     | idlePark of silence                 socket readable
+//	     +-----------------------> parked ------------------------> reading
+//	                             (no goroutine)  (wakeReader: a new goroutine)
 //
 //   - reading (rstate even): in readFrom, waiting for input or decoding
 //     it. On a plain TCP connection it decodes inside RawConn.Read's
