@@ -172,7 +172,8 @@ func (b *Broker) refuseBusy(l []any, req int64, answer bool) {
 	}
 }
 
-// run runs the handler and sends its answer.
+// run runs the handler (the run step of decode → queue → run → answer)
+// and sends its answer by the write path answerPath picks (sched.go).
 func (c *inCall) run(ctx *callState) {
 	b := c.call.Broker
 	var start time.Time

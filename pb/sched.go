@@ -176,10 +176,10 @@ type connSched struct {
 	deferred  task        // a call the reader runs once the read is decoded
 	consuming atomic.Bool // the reader decodes inside RawConn.Read (rawReader)
 	rstate    atomic.Uint64
-	inlineSeq atomic.Uint64 // counts the calls the reader runs
-	armed     bool          // the idle deadline is set; handed over with the reading
-	watched   atomic.Bool   // in the watchdog's set
-	slot      park.Slot     // the socket (nil unless plain TCP), and its place in the parker
+	inlineSeq atomic.Uint64      // counts the calls the reader runs
+	armed     bool               // the idle deadline is set; handed over with the reading
+	watched   atomic.Bool        // in the watchdog's set
+	slot      park.Slot[*Broker] // the socket (nil unless plain TCP), and its place in the parker
 }
 
 // Timings.
@@ -269,7 +269,7 @@ func (b *Broker) readLoop() {
 	b.conn.SetReadDeadline(time.Now().Add(b.cfg.HandshakeTimeout))
 	read, raw := b.reader()
 	b.sch.read = read
-	b.sch.slot.Init(raw)
+	b.sch.slot.Init(raw, b)
 	b.readFrom(false, false)
 }
 
@@ -346,7 +346,7 @@ func (b *Broker) park() bool {
 	if b.closed {
 		return false
 	}
-	return parker.Park(&b.sch.slot, b)
+	return parker.Park(&b.sch.slot)
 }
 
 // unpark takes b's socket out of the parker, if it is there.

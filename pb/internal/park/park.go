@@ -14,16 +14,19 @@ package park
 
 import "syscall"
 
-// Slot is a connection's place in a Parker: its socket, and the token of
-// its registration or 0. It lives in the connection. The token is read
-// and written only under the Parker's lock.
-type Slot struct {
+// Slot is a connection's place in a Parker: its socket, its owner (the
+// value the wake function gets), and the token of its registration or 0.
+// It lives in the connection. The token is read and written only under
+// the Parker's lock.
+type Slot[T any] struct {
 	raw   syscall.RawConn
+	owner T
 	token uint64
 }
 
-// Init sets the socket; nil (not a plain socket) means never parked.
-func (s *Slot) Init(raw syscall.RawConn) { s.raw = raw }
+// Init sets the socket and the owner; a nil socket (not a plain socket)
+// is never parked.
+func (s *Slot[T]) Init(raw syscall.RawConn, owner T) { s.raw, s.owner = raw, owner }
 
 // Raw returns the socket Init set.
-func (s *Slot) Raw() syscall.RawConn { return s.raw }
+func (s *Slot[T]) Raw() syscall.RawConn { return s.raw }

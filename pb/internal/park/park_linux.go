@@ -17,20 +17,15 @@ type Parker[T any] struct {
 	err  error
 
 	mu     sync.Mutex
-	parked map[uint64]parked[T] // by token, the epoll event's data
+	parked map[uint64]*Slot[T] // by token, the epoll event's data
 	next   uint64
-}
-
-type parked[T any] struct {
-	owner T
-	slot  *Slot
 }
 
 // New returns a Parker that calls wake, on its own goroutine, for each
 // parked socket that becomes readable. wake must not block: it should
 // start a goroutine.
 func New[T any](wake func(T)) *Parker[T] {
-	return &Parker[T]{wake: wake, parked: make(map[uint64]parked[T])}
+	return &Parker[T]{wake: wake, parked: make(map[uint64]*Slot[T])}
 }
 
 // Start starts the parker's goroutine, once; it then lives as long as
@@ -44,11 +39,11 @@ func (p *Parker[T]) start() {
 	}
 }
 
-// Park registers slot's socket for owner, and reports whether it did.
-// After true the caller must stop reading: the parker calls wake(owner)
+// Park registers slot's socket, and reports whether it did. After true
+// the caller must stop reading: the parker calls wake with slot's owner
 // once the socket is readable. The caller must order Park against
 // closing the socket (Unpark first).
-func (p *Parker[T]) Park(slot *Slot, owner T) bool {
+func (p *Parker[T]) Park(slot *Slot[T]) bool {
 	p.Start()
 	raw := slot.raw
 	if p.err != nil || raw == nil {
@@ -57,7 +52,7 @@ func (p *Parker[T]) Park(slot *Slot, owner T) bool {
 	p.mu.Lock()
 	p.next++
 	token := p.next
-	p.parked[token] = parked[T]{owner: owner, slot: slot}
+	p.parked[token] = slot
 	slot.token = token
 	p.mu.Unlock()
 	var cerr error
@@ -81,7 +76,7 @@ func (p *Parker[T]) Park(slot *Slot, owner T) bool {
 
 // Unpark takes the socket of slot out of the parker, if it is there;
 // wake will not be called for it. Call it before closing the socket.
-func (p *Parker[T]) Unpark(slot *Slot) {
+func (p *Parker[T]) Unpark(slot *Slot[T]) {
 	p.mu.Lock()
 	token := slot.token
 	if token != 0 {
@@ -118,17 +113,17 @@ func (p *Parker[T]) loop() {
 		for _, ev := range events[:n] {
 			token := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 			p.mu.Lock()
-			e, ok := p.parked[token]
-			if ok {
+			s := p.parked[token]
+			if s != nil {
 				delete(p.parked, token)
-				e.slot.token = 0
+				s.token = 0
 			}
 			p.mu.Unlock()
-			if !ok {
+			if s == nil {
 				continue // unparked meanwhile
 			}
-			p.forget(e.slot.raw)
-			p.wake(e.owner)
+			p.forget(s.raw)
+			p.wake(s.owner)
 		}
 	}
 }

@@ -37,9 +37,9 @@ func TestParkedSocketWakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s Slot
-	s.Init(raw)
-	if !p.Park(&s, 7) {
+	var s Slot[int]
+	s.Init(raw, 7)
+	if !p.Park(&s) {
 		t.Fatal("Park failed")
 	}
 	if p.Count() != 1 {
@@ -63,7 +63,8 @@ func TestParkedSocketWakes(t *testing.T) {
 		t.Fatalf("Count %d after the wake, want 0", p.Count())
 	}
 	// The socket can be parked again after a wake, and still holds the byte.
-	if !p.Park(&s, 8) {
+	s.Init(raw, 8)
+	if !p.Park(&s) {
 		t.Fatal("second Park failed")
 	}
 	select {
@@ -83,9 +84,9 @@ func TestUnparkedSocketDoesNotWake(t *testing.T) {
 	p := New(func(n int) { woken <- n })
 	srv, cli := tcpPair(t)
 	raw, _ := srv.SyscallConn()
-	var s Slot
-	s.Init(raw)
-	if !p.Park(&s, 1) {
+	var s Slot[int]
+	s.Init(raw, 1)
+	if !p.Park(&s) {
 		t.Fatal("Park failed")
 	}
 	p.Unpark(&s)
@@ -99,7 +100,8 @@ func TestUnparkedSocketDoesNotWake(t *testing.T) {
 		t.Fatalf("an unparked socket woke its owner %d", n)
 	case <-time.After(100 * time.Millisecond):
 	}
-	if !p.Park(&s, 2) {
+	s.Init(raw, 2)
+	if !p.Park(&s) {
 		t.Fatal("Park after Unpark failed")
 	}
 	select {
@@ -119,9 +121,9 @@ func TestHangUpWakes(t *testing.T) {
 	p := New(func(n int) { woken <- n })
 	srv, cli := tcpPair(t)
 	raw, _ := srv.SyscallConn()
-	var s Slot
-	s.Init(raw)
-	if !p.Park(&s, 3) {
+	var s Slot[int]
+	s.Init(raw, 3)
+	if !p.Park(&s) {
 		t.Fatal("Park failed")
 	}
 	cli.Close()
@@ -135,8 +137,8 @@ func TestHangUpWakes(t *testing.T) {
 // TestNoSocketNoPark: a slot without a socket is never parked.
 func TestNoSocketNoPark(t *testing.T) {
 	p := New(func(int) {})
-	var s Slot
-	if p.Park(&s, 1) {
+	var s Slot[int]
+	if p.Park(&s) {
 		t.Fatal("parked a slot without a socket")
 	}
 }

@@ -7,8 +7,8 @@ package park
 type Parker[T any] struct{}
 
 // New returns a Parker; wake is never called.
-func New[T any](wake func(T)) *Parker[T]           { return &Parker[T]{} }
-func (p *Parker[T]) Start()                        {}
-func (p *Parker[T]) Park(slot *Slot, owner T) bool { return false }
-func (p *Parker[T]) Unpark(slot *Slot)             {}
-func (p *Parker[T]) Count() int                    { return 0 }
+func New[T any](wake func(T)) *Parker[T]     { return &Parker[T]{} }
+func (p *Parker[T]) Start()                  {}
+func (p *Parker[T]) Park(slot *Slot[T]) bool { return false }
+func (p *Parker[T]) Unpark(slot *Slot[T])    {}
+func (p *Parker[T]) Count() int              { return 0 }
