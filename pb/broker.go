@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gospread/spread/banana"
@@ -30,8 +29,9 @@ const (
 const protocolVersion = 6
 
 // Broker is one PB connection, on either side. It has one reader
-// goroutine and one serialized writer (see the package doc). Its methods
-// are safe for concurrent use.
+// goroutine and one serialized writer (see the package doc, and
+// sched.go's header for which goroutine does what). Its methods are
+// safe for concurrent use.
 type Broker struct {
 	conn     net.Conn
 	cfg      *settings
@@ -45,18 +45,7 @@ type Broker struct {
 	// handshake
 	ready chan struct{} // closed when the dialect is settled
 
-	// the reader (see readFrom); parkToken is guarded by the parker
-	read      func(consume func([]byte) bool) error
-	deferred  task        // a call the reader will run itself (readFrom)
-	consuming atomic.Bool // the reader decodes inside RawConn.Read (rawReader)
-	// running a call on the reader (inline.go); rstate and inlineArmed
-	// are handed over with the reading
-	rstate      atomic.Uint64
-	inlineSeq   atomic.Uint64 // counts the calls the reader runs
-	inlineArmed bool
-	watched     atomic.Bool     // in the watchdog's brokers (inline.go)
-	raw         syscall.RawConn // nil unless the connection is plain TCP
-	parkToken   uint64
+	sch connSched // the reading (sched.go)
 
 	readyOnce sync.Once
 	dialect   banana.Dialect
@@ -76,7 +65,7 @@ type Broker struct {
 	imports    map[int64]*RemoteReference
 	caches     map[int64]*heldCache
 	cacheIDs   map[any]int64
-	queues     map[any]*serialQueue // besides queue1
+	queues     map[any]*serialQueue // besides queue1 (sched.go)
 	queue1     serialQueue          // the queue of one object, when queue1Used
 	queue1Key  any
 	queue1Used bool
@@ -179,7 +168,7 @@ func (b *Broker) Close() error {
 // broker), waiting would never end, so the socket is closed on another
 // goroutine, and the reader's wait ends as soon as it has begun.
 func (b *Broker) closeConn() {
-	if b.consuming.Load() {
+	if b.sch.consuming.Load() {
 		go b.conn.Close()
 		return
 	}

@@ -45,8 +45,8 @@ type callState struct {
 	b        *Broker
 	key      any
 	s        *serialQueue
-	inline   bool // run by the reader, which writes the answer (inline.go)
-	timed    bool // time the handler into took (slowcalls.go)
+	inline   bool // run by the reader, which writes the answer (sched.go)
+	timed    bool // time the handler into took (the memo, sched.go)
 	took     time.Duration
 }
 
@@ -60,134 +60,6 @@ func (st *callState) Value(k any) any {
 // release lets the call queued behind this one start, once.
 func (st *callState) release() bool {
 	return st.released.CompareAndSwap(false, true)
-}
-
-// Go lets the calls queued behind the current call on the same object
-// start now, before this handler returns. Handlers that block for long
-// (a chat message fanning out to many minds, a call back into the peer)
-// may use it when their order does not matter. Calling it outside a
-// handler, or twice, does nothing.
-func Go(ctx context.Context) {
-	st, ok := ctx.Value(callKey{}).(*callState)
-	if !ok || !st.release() {
-		return
-	}
-	if next := st.b.dequeue(st.key, st.s); next != nil {
-		spawn(task{b: st.b, key: st.key, s: st.s, j: next})
-	}
-}
-
-// A job is something run in an object's serial queue: an incoming call,
-// or a Sync marker.
-type job interface {
-	state() *callState
-	run(ctx *callState)
-}
-
-// serialQueue runs the calls to one object one after the other, in
-// arrival order. A handler that calls Go lets the next one start.
-type serialQueue struct {
-	busy bool
-	q    []job
-}
-
-// enqueue runs j when every earlier job on key has finished (or called
-// Go).
-func (b *Broker) enqueue(key any, j job) {
-	if t, ok := b.queueJob(key, j); ok {
-		spawn(t)
-	}
-}
-
-// queueJob queues j behind the earlier jobs on key. When key's queue was
-// idle it returns the task that starts it (ok).
-func (b *Broker) queueJob(key any, j job) (t task, ok bool) {
-	key = queueKey(key) // the root or a RemoteCache may be unhashable
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.queueLocked(key)
-	if s.busy {
-		s.q = append(s.q, j)
-		return task{}, false
-	}
-	s.busy = true
-	return task{b: b, key: key, s: s, j: j}, true
-}
-
-// queueLocked returns key's queue, made if needed. Most connections
-// have calls queued on one object at a time; that queue lives in the
-// Broker (queue1) and costs no allocation.
-func (b *Broker) queueLocked(key any) *serialQueue {
-	if b.queue1Used && b.queue1Key == key {
-		return &b.queue1
-	}
-	if s := b.queues[key]; s != nil {
-		return s
-	}
-	if !b.queue1Used {
-		b.queue1Used, b.queue1Key = true, key
-		return &b.queue1
-	}
-	if b.queues == nil {
-		b.queues = make(map[any]*serialQueue)
-	}
-	s := &serialQueue{}
-	b.queues[key] = s
-	return s
-}
-
-// dropQueueLocked forgets key's queue s, which is empty.
-func (b *Broker) dropQueueLocked(key any, s *serialQueue) {
-	s.busy = false
-	if s == &b.queue1 {
-		b.queue1Used, b.queue1Key = false, nil
-		if cap(s.q) > 16 {
-			s.q = nil // a burst is over: keep no long backing array
-		} else {
-			s.q = s.q[:0]
-		}
-		return
-	}
-	if b.queues[key] == s {
-		delete(b.queues, key)
-	}
-}
-
-// dequeue takes the next job of s, or marks s idle and returns nil.
-func (b *Broker) dequeue(key any, s *serialQueue) job {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(s.q) == 0 {
-		b.dropQueueLocked(key, s)
-		return nil
-	}
-	next := s.q[0]
-	s.q[0] = nil
-	s.q = s.q[1:]
-	return next
-}
-
-// runQueued runs j and then, on the same goroutine, the jobs queued
-// behind it, so that a pipeline of calls to one object costs no new
-// goroutine per call. A handler that calls Go hands the queue to another
-// goroutine at that moment instead.
-func (b *Broker) runQueued(key any, s *serialQueue, j job) {
-	for j != nil {
-		j = b.runTimed(key, s, j)
-	}
-}
-
-// runOne runs j, the head of s, and returns the job queued behind it
-// for the caller to run, or nil (none, or Go already started it).
-// inline tells that the reader runs j and writes its answer later.
-func (b *Broker) runOne(key any, s *serialQueue, j job, inline bool) job {
-	st := j.state()
-	st.Context, st.b, st.key, st.s, st.inline = b.ctx, b, key, s, inline
-	j.run(st)
-	if !st.release() {
-		return nil // Go already started the next job elsewhere
-	}
-	return b.dequeue(key, s)
 }
 
 // inCall is one incoming call on its way from the reader to the answer:
@@ -209,7 +81,7 @@ func (c *inCall) state() *callState { return &c.st }
 
 // incomingCall handles message and cachemessage on the reader
 // goroutine: it decodes the arguments in arrival order, then queues the
-// handler.
+// call (decode → queue → run → answer; sched.go's header has the rest).
 //
 // size is the call's wire size: calls of callBytesFloor bytes or more
 // are counted against Limits.MaxCallBytes and ProcessCallBytes.
@@ -265,15 +137,7 @@ func (b *Broker) incomingCall(l []any, cache bool, size int64) error {
 		return b.badArgs(c, req, err)
 	}
 	c.call.Args, c.call.Kwargs = args, kwargs
-	if t, ok := b.queueJob(target, c); ok {
-		if b.deferred.j == nil && inlineOK(target, name) {
-			// The reader runs it, and the quick calls queued behind it,
-			// itself once this input is decoded (inline.go).
-			b.deferred = t
-		} else {
-			spawn(t)
-		}
-	}
+	b.queueCall(c)
 	return nil
 }
 
@@ -308,7 +172,8 @@ func (b *Broker) refuseBusy(l []any, req int64, answer bool) {
 	}
 }
 
-// run runs the handler and sends its answer.
+// run runs the handler (the run step of decode → queue → run → answer)
+// and sends its answer by the write path answerPath picks (sched.go).
 func (c *inCall) run(ctx *callState) {
 	b := c.call.Broker
 	var start time.Time
@@ -349,17 +214,8 @@ func (c *inCall) run(ctx *callState) {
 		return
 	}
 	c.msg = [3]any{verbAnswer, c.req, sexp}
-	// The reader writes the answers of the calls it ran once they are
-	// all done. Elsewhere, a call that is the only one in flight has
-	// nothing to share a write with: its answer is written at once, on
-	// this goroutine.
 	alone := b.callDone(c.size) == 0
-	if ctx.inline {
-		err = b.w.enqueue(c.msg[:])
-	} else {
-		err = b.w.sendAnswer(c.msg[:], alone)
-	}
-	if err != nil {
+	if err := b.w.sendAnswer(c.msg[:], answerPath(ctx, alone)); err != nil {
 		c.refs.rollback()
 		if !errors.Is(err, ErrClosed) {
 			b.plog().Error("pb: cannot send answer", "method", c.call.Method, "err", err)

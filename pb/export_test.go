@@ -78,17 +78,17 @@ func SetIdlePark(d time.Duration) (restore func()) {
 
 // StartParker starts the process-wide parker goroutine (Linux), which
 // then lives as long as the process: leak tests start it first.
-func StartParker() { startParker() }
+func StartParker() { parker.Start() }
 
 // ParkedCount returns how many connections wait with no reader
 // goroutine (Linux).
-func ParkedCount() int { return parkedCount() }
+func ParkedCount() int { return parker.Count() }
 
-// ForgetSlowCalls lets every method run inline again (see inline.go).
+// ForgetSlowCalls lets every method run inline again (see sched.go).
 func ForgetSlowCalls() {
-	slowCallsMu.Lock()
-	slowCalls.Store(nil)
-	slowCallsMu.Unlock()
+	memo.mu.Lock()
+	memo.slow.Store(nil)
+	memo.mu.Unlock()
 }
 
 // QuickRunsToForgive is how many quick calls on workers let a slow

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -20,103 +18,9 @@ import (
 // incrementally, so a small buffer costs only extra reads.
 const readBufSize = 16 << 10
 
-// readBufs holds read buffers between reads: an idle connection holds
-// none (see rawReader).
+// readBufs holds read buffers between reads, for the whole process: an
+// idle connection holds none (see rawReader).
 var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
-
-// start launches the reader goroutine and, for a server, sends the
-// dialect offer.
-func (b *Broker) start() {
-	if b.isServer {
-		b.w.sendRaw(banana.AppendOffer(nil, b.cfg.Dialects...))
-	}
-	go b.readLoop()
-}
-
-func (b *Broker) readLoop() {
-	b.conn.SetReadDeadline(time.Now().Add(b.cfg.HandshakeTimeout))
-	b.read, b.raw = b.reader()
-	b.readFrom(false, false)
-}
-
-// idlePark is how long a connection must be silent before its reader
-// parks it (see park). The reader's stack grows while it decodes the
-// handshake and the login, and the runtime keeps it that size for as
-// long as the goroutine lives: most of what an idle connection would
-// cost. It is short because a burst of new connections (10,000 logging
-// in within seconds) otherwise holds all those stacks at once, and the
-// process keeps that peak as retained heap, which every idle connection
-// then pays for (BENCHMARKS.md, step 5, measured 1 s against 250 ms).
-var idlePark atomic.Int64 // a time.Duration; tests shorten it
-
-func init() { idlePark.Store(int64(250 * time.Millisecond)) }
-
-// readFrom is the reader's loop. On a plain TCP connection a read
-// deadline of idlePark is armed once this goroutine has handled input
-// after the handshake: when it passes with nothing read since it was
-// armed, the reader parks the connection (see park: on Linux no
-// goroutine waits for it at all) or, where it cannot, goes on waiting
-// on a fresh goroutine without a deadline. The deadline is armed at most
-// once per idlePark, not per read.
-//
-// When a read brings calls to an idle object, the reader runs them
-// itself, and the quick calls queued behind them (see inline.go).
-func (b *Broker) readFrom(armed, active bool) {
-	parkable := b.raw != nil
-	var ferr error
-	fed := false
-	// consume decodes what a read brought. It reports whether the reader
-	// has nothing else to do before the next read: no call to run, no
-	// error, no deadline to arm.
-	consume := func(p []byte) bool {
-		fed = true
-		prev := b.dec.Buffered()
-		ferr = b.dec.Feed(p, b.expression)
-		if ferr == nil {
-			ferr = b.afterFeed(prev, len(p))
-		}
-		return ferr == nil && b.deferred.j == nil && (armed || !parkable || !b.isReady())
-	}
-	for {
-		if parkable && active && !armed && b.isReady() {
-			b.conn.SetReadDeadline(time.Now().Add(time.Duration(idlePark.Load())))
-			armed, active = true, false
-		}
-		fed, ferr = false, nil
-		err := b.read(consume)
-		if fed {
-			active = true
-			if t := b.deferred; t.j != nil {
-				b.deferred = task{}
-				if ferr != nil {
-					spawn(t)
-				} else if !b.runInline(t, armed) {
-					return // another goroutine reads now
-				}
-			}
-			if ferr != nil {
-				b.badInput(ferr)
-				return
-			}
-		}
-		if err == nil {
-			continue
-		}
-		if armed && errors.Is(err, os.ErrDeadlineExceeded) {
-			armed = false
-			if active {
-				continue // busy during the last idlePark: arm again
-			}
-			b.conn.SetReadDeadline(time.Time{})
-			if !b.park() {
-				go b.readFrom(false, false)
-			}
-			return
-		}
-		b.readFailed(err)
-		return
-	}
-}
 
 // badInput ends the connection after input that could not be decoded.
 // It is kept out of line, like expression's error paths.
@@ -158,7 +62,7 @@ func (b *Broker) isReady() bool {
 	}
 }
 
-// reader returns the function readFrom reads with. It reads, hands
+// reader returns the function readFrom (sched.go) reads with. It reads, hands
 // what it read to consume, and returns once consume reports something
 // to do, or on an error. On a plain TCP connection it reads the socket
 // itself (see rawReader); such a reader is parkable (see readFrom).
@@ -245,9 +149,9 @@ func (r *rawReader) tryRead(fd uintptr) bool {
 			r.err = io.EOF
 			return true
 		}
-		r.b.consuming.Store(true)
+		r.b.sch.consuming.Store(true)
 		stay := r.consume((*buf)[:n])
-		r.b.consuming.Store(false)
+		r.b.sch.consuming.Store(false)
 		full := n == len(*buf)
 		readBufs.Put(buf)
 		if !stay {
@@ -260,7 +164,8 @@ func (r *rawReader) tryRead(fd uintptr) bool {
 }
 
 // expression handles one top-level banana expression. It runs on the
-// reader goroutine and never runs user code.
+// reader goroutine and never runs user code (but see rule 6 in
+// sched.go's header).
 func (b *Broker) expression(v any) error {
 	end := b.dec.Offset()
 	size := end - b.exprEnd

@@ -14,14 +14,10 @@ import (
 //
 // There is no writer goroutine while a connection is idle: a send that
 // finds the writer idle starts a goroutine that flushes until the buffer
-// is empty, then ends. Two kinds of answers are written by the goroutine
-// that made them instead, since nothing else would share the write: the
-// answer to a call that was alone in flight (sendAnswer), and the
-// answers of the calls the reader ran itself (inline.go), which it
-// writes together once it is done with them; the reader's watchdog
-// hands the reading on if such a write blocks. A caller waiting with a
-// ctx never writes to the socket, so it cannot block on a peer that does
-// not read. The buffer is bounded: a peer that lets more than
+// is empty, then ends. Answers take one of three write paths, which
+// sched.go's header describes (answerPath picks one). A caller waiting
+// with a ctx never writes to the socket, so it cannot block on a peer
+// that does not read. The buffer is bounded: a peer that lets more than
 // MaxQueuedBytes pile up is disconnected instead of growing memory.
 type writer struct {
 	b        *Broker
@@ -117,21 +113,23 @@ func (w *writer) send(msg []any) error {
 	return nil
 }
 
-// sendAnswer queues an answer. With now set (the call was the only one
-// in flight, so nothing else is about to share the write) it writes at
-// once on the calling goroutine, a handler's, unless a flush is already
-// running; otherwise a flusher goroutine writes it with whatever other
-// answers are queued meanwhile.
-func (w *writer) sendAnswer(msg []any, now bool) error {
+// sendAnswer queues an answer and writes it by the path mode (see the
+// three write paths in sched.go's header): answerLater leaves it for the
+// reader, answerNow writes it at once on the calling goroutine (a
+// handler's) unless a flush is already running, answerFlusher leaves it
+// to a flusher goroutine with whatever other answers are queued
+// meanwhile.
+func (w *writer) sendAnswer(msg []any, mode answerMode) error {
 	if err := w.enqueue(msg); err != nil {
 		return err
 	}
-	if !now {
+	switch mode {
+	case answerFlusher:
 		w.kick()
-		return nil
-	}
-	if w.startFlush() {
-		w.flush()
+	case answerNow:
+		if w.startFlush() {
+			w.flush()
+		}
 	}
 	return nil
 }
