@@ -173,3 +173,46 @@ func serveOn(t *testing.T, srv *pb.Server) string {
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
 }
+
+// While PostgreSQL is down, a redemption is "cannot check now", not a
+// refusal, and the ticket survives it.
+func TestSQLStateOutage(t *testing.T) {
+	pg, err := pgtest.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Stop() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dsn, err := pg.CreateDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := startAuthd(t, authdOpts{state: openState(t, ctx, dsn)})
+	br := startBroker(t, addr, "a", secretA)
+	alice := userLogin(t, ctx, addr, "alice", alicePW)
+	tk := ticket(t, ctx, alice, "a")
+	if err := pg.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := login(t, ctx, br.addr, "alice", tk); !errors.Is(err, cred.ErrUnavailable) {
+		t.Fatalf("a ticket login while PostgreSQL is down: %v, want unavailable", err)
+	}
+	if _, err := alice.Ticket(ctx, "a"); err == nil {
+		t.Error("a ticket was issued while PostgreSQL is down")
+	}
+	if err := pg.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, _, err := login(t, ctx, br.addr, "alice", tk)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, cred.ErrUnavailable) || time.Now().After(deadline) {
+			t.Fatalf("the ticket after PostgreSQL is back: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
