@@ -82,6 +82,9 @@ func runAuthdServe(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	case *failures < 1:
 		log.Error("authd: --login-failures must be at least 1")
 		return 2
+	case *state != "" && !strings.HasPrefix(*state, "postgres://") && !strings.HasPrefix(*state, "postgresql://"):
+		log.Error("authd: --state takes a PostgreSQL URL, postgres://...")
+		return 2
 	}
 	if _, err := auth.parsed(); err != nil {
 		log.Error("authd: " + err.Error())
@@ -94,10 +97,6 @@ func runAuthdServe(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	}
 	cfg := &authd.Config{Services: svcs, TicketTTL: *ticketTTL, SessionTTL: *sessionTTL, Logger: log}
 	if *state != "" {
-		if !strings.HasPrefix(*state, "postgres://") && !strings.HasPrefix(*state, "postgresql://") {
-			log.Error("authd: --state takes a PostgreSQL URL, postgres://...")
-			return 2
-		}
 		st, err := authd.OpenSQLState(ctx, *state)
 		if err != nil {
 			log.Error("authd: --state", "err", err)

@@ -73,6 +73,12 @@ func TestAuthdTwoProcesses(t *testing.T) {
 		t.Errorf("y's log does not show it connected to B:\n%s", y.Log())
 	}
 	d.must("the session from before A died still works", "join", "y1", "#two")
+
+	// The client helper tries authd's addresses in order: A is dead.
+	if _, stderr, code := runSpread(t, "", []string{"SPREAD_PASSWORD=" + authdAlicePW}, "call", "--server", x.Addr,
+		"--user", "alice", "--authd", adA.Addr+","+adB.Addr, "--service", "chat", "joinGroup", "#cli"); code != 0 {
+		t.Errorf("spread call --authd DEAD,B: exit %d: %s", code, stderr)
+	}
 }
 
 // N redemptions of one ticket through two authd processes: exactly one
