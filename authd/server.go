@@ -238,7 +238,7 @@ func (s *Server) RevokeUser(user string) int {
 		s.notify(name, user, "", time.Now().Add(s.cfg.SessionTTL))
 	}
 	if s.cfg.State != nil {
-		s.cfg.State.publish(revocationNote{User: user})
+		s.cfg.State.publish(s.log, revocationNote{User: user})
 	}
 	s.log.Info("authd: user revoked", "user", logName(user), "sessions", n)
 	return n
@@ -267,7 +267,7 @@ func (s *Server) endSession(sess *session, why string) bool {
 	for n := range notices {
 		s.notify(n.caller, sess.user, n.handle, sess.expires)
 		if s.cfg.State != nil {
-			s.cfg.State.publish(revocationNote{User: sess.user, Handle: n.handle, Service: n.caller, Until: sess.expires.Unix()})
+			s.cfg.State.publish(s.log, revocationNote{User: sess.user, Handle: n.handle, Service: n.caller, Until: sess.expires.Unix()})
 		}
 	}
 	return true

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,6 +42,8 @@ type SQLState struct {
 	pool   *pgxpool.Pool
 	dsn    string
 	origin string // this process's id in notifications
+
+	listening atomic.Bool // the revocation channel is up
 }
 
 // OpenSQLState connects to the PostgreSQL database at dsn
@@ -339,7 +343,7 @@ type revocationNote struct {
 }
 
 // publish sends n to the other authd processes.
-func (st *SQLState) publish(n revocationNote) {
+func (st *SQLState) publish(log *slog.Logger, n revocationNote) {
 	n.Origin = st.origin
 	payload, err := json.Marshal(n)
 	if err != nil {
@@ -348,17 +352,23 @@ func (st *SQLState) publish(n revocationNote) {
 	ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
 	defer cancel()
 	if _, err := st.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, string(payload)); err != nil {
-		slog.Default().Error("authd: could not tell the other authd processes about a revocation", "err", err)
+		log.Error("authd: could not tell the other authd processes about a revocation; their services keep the session", "user", logName(n.User), "err", err)
 	}
 }
 
 // subscribe listens for the other processes' revocations until ctx
-// ends, reconnecting when the connection is lost.
+// ends, reconnecting when the connection is lost. It returns once it
+// listens, or after stateTimeout (and keeps trying).
 func (st *SQLState) subscribe(ctx context.Context, log *slog.Logger, f func(revocationNote)) {
+	up := make(chan struct{})
+	var once sync.Once
 	go func() {
 		delay := 200 * time.Millisecond
 		for ctx.Err() == nil {
-			err := st.listen(ctx, log, f, func() { delay = 200 * time.Millisecond })
+			err := st.listen(ctx, log, f, func() {
+				delay = 200 * time.Millisecond
+				once.Do(func() { close(up) })
+			})
 			if ctx.Err() != nil {
 				return
 			}
@@ -373,27 +383,40 @@ func (st *SQLState) subscribe(ctx context.Context, log *slog.Logger, f func(revo
 			delay = min(2*delay, 5*time.Second)
 		}
 	}()
+	t := time.NewTimer(stateTimeout)
+	defer t.Stop()
+	select {
+	case <-up:
+	case <-t.C:
+		log.Warn("authd: not yet listening for the other authd processes' revocations; still trying")
+	case <-ctx.Done():
+	}
 }
 
 func (st *SQLState) listen(ctx context.Context, log *slog.Logger, f func(revocationNote), ok func()) error {
+	// A connection of its own, outside the pool, which it would
+	// otherwise hold for good.
 	cctx, cancel := context.WithTimeout(ctx, stateTimeout)
-	conn, err := st.pool.Acquire(cctx)
+	conn, err := pgx.ConnectConfig(cctx, st.pool.Config().ConnConfig.Copy())
 	cancel()
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-		conn.Conn().Close(context.Background())
+	defer conn.Close(context.Background())
+	lctx, cancel := context.WithTimeout(ctx, stateTimeout)
+	_, err = conn.Exec(lctx, "LISTEN "+notifyChannel)
+	cancel()
+	if err != nil {
 		return err
+	}
+	if !st.listening.Swap(true) {
+		log.Info("authd: listening for the other authd processes' revocations")
 	}
 	ok()
 	for {
-		n, err := conn.Conn().WaitForNotification(ctx)
+		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
-			// The connection is in an unknown state: do not return it
-			// to the pool listening.
-			conn.Conn().Close(context.Background())
+			st.listening.Store(false)
 			return err
 		}
 		var note revocationNote
