@@ -121,7 +121,7 @@ func NewServer(cfg *Config) (*Server, error) {
 	} else {
 		s.store = newMemStore()
 	}
-	go s.sweeper(ctx)
+	go s.sweeper(ctx, sweepInterval)
 	kinds := []cred.Kind{cred.KindPassword}
 	if kc, ok := s.cfg.Users.(cred.KindsChecker); ok {
 		for _, k := range kc.Kinds() {
@@ -155,10 +155,10 @@ func (s *Server) Counts() (sessions, tickets int) {
 
 // sweepInterval is how often expired tickets are purged and expired
 // sessions ended.
-const sweepInterval = 30 * time.Second
+var sweepInterval = 30 * time.Second
 
-func (s *Server) sweeper(ctx context.Context) {
-	t := time.NewTicker(sweepInterval)
+func (s *Server) sweeper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {

@@ -216,3 +216,34 @@ func TestSQLStateOutage(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A login whose authd process is gone still expires: another process's
+// sweep ends it, revoking its broker sessions, and purges its tickets.
+func TestSQLStateExpirySweptElsewhere(t *testing.T) {
+	defer authd.SetSweepInterval(100 * time.Millisecond)()
+	dsn := pgtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addrA, srvA := startAuthd(t, authdOpts{state: openState(t, ctx, dsn), sessionTTL: 700 * time.Millisecond})
+	addrB, srvB := startAuthd(t, authdOpts{state: openState(t, ctx, dsn), sessionTTL: 700 * time.Millisecond})
+	br := startBroker(t, addrB, "a", secretA)
+	alice := userLogin(t, ctx, addrA, "alice", alicePW)
+	conn, _, err := login(t, ctx, br.addr, "alice", ticket(t, ctx, alice, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket(t, ctx, alice, "a") // left unredeemed
+	srvA.Close()               // A's own expiry timer is gone
+	waitClosed(t, conn, 5*time.Second, "a login expired after its authd process went")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		sessions, tickets := srvB.Counts()
+		if sessions == 0 && tickets == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after expiry: %d sessions, %d tickets left", sessions, tickets)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
