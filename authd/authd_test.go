@@ -59,6 +59,7 @@ type authdOpts struct {
 	ticketTTL, sessionTTL time.Duration
 	upstream              *authd.Checker
 	users                 cred.Checker
+	state                 *authd.SQLState
 }
 
 // startAuthd serves an authd with alice and bob, and services a, b, the
@@ -76,6 +77,7 @@ func startAuthd(t testing.TB, o authdOpts) (string, *authd.Server) {
 		TicketTTL:  o.ticketTTL,
 		SessionTTL: o.sessionTTL,
 		Upstream:   o.upstream,
+		State:      o.state,
 		Logger:     quiet,
 	})
 	if err != nil {

@@ -31,10 +31,18 @@ func (a *userAvatar) PerspectiveTicket(ctx context.Context, service string) (str
 	if err := ValidServiceName(service); err != nil {
 		return "", pb.ValueError(err.Error())
 	}
-	t, err := a.s.store.mint(a.sess, service, a.s.cfg.TicketTTL)
+	sctx, cancel := context.WithTimeout(ctx, stateTimeout)
+	defer cancel()
+	t, err := a.s.store.mint(sctx, a.sess, service, a.s.cfg.TicketTTL)
 	if err != nil {
-		return "", err
+		var pe *pb.Error
+		if errors.As(err, &pe) {
+			return "", err
+		}
+		a.s.log.Error("authd: issuing a ticket: the state store is unavailable", "err", err)
+		return "", errStateDown
 	}
+	a.s.issued.Add(1)
 	a.s.log.Debug("authd: ticket issued", "user", logName(a.sess.user), "service", service)
 	return t, nil
 }
@@ -101,8 +109,14 @@ func (a *serviceAvatar) PerspectiveRedeem(ctx context.Context, r RedeemArgs) ([]
 	if len(r.User) > cred.MaxUsernameLen || len(r.Challenge) > maxChallengeLen || len(r.Response) != md5.Size {
 		return nil, a.refused(r.User, service, "malformed")
 	}
-	if sess := a.s.store.redeemChallenge(r.User, service, r.Challenge, r.Response); sess != nil {
-		return a.redeemed(sess, service)
+	sctx, cancel := context.WithTimeout(ctx, stateTimeout)
+	defer cancel()
+	sess, err := a.s.store.redeemChallenge(sctx, r.User, service, r.Challenge, r.Response)
+	if err != nil {
+		return nil, a.stateDown(err)
+	}
+	if sess != nil {
+		return a.redeemed(sctx, sess, service)
 	}
 	if up := a.s.cfg.Upstream; up != nil {
 		creds := &cred.UsernameChallenge{Username: r.User, Challenge: r.Challenge, Response: r.Response}
@@ -121,8 +135,14 @@ func (a *serviceAvatar) PerspectiveRedeemTicket(ctx context.Context, r RedeemTic
 	if len(r.User) > cred.MaxUsernameLen || len(r.Ticket) == 0 || len(r.Ticket) > maxTicketLen {
 		return nil, a.refused(r.User, service, "malformed")
 	}
-	if sess := a.s.store.redeemTicket(r.User, service, r.Ticket); sess != nil {
-		return a.redeemed(sess, service)
+	sctx, cancel := context.WithTimeout(ctx, stateTimeout)
+	defer cancel()
+	sess, err := a.s.store.redeemTicket(sctx, r.User, service, r.Ticket)
+	if err != nil {
+		return nil, a.stateDown(err)
+	}
+	if sess != nil {
+		return a.redeemed(sctx, sess, service)
 	}
 	if up := a.s.cfg.Upstream; up != nil {
 		creds := &cred.UsernamePassword{Username: r.User, Password: r.Ticket}
@@ -131,8 +151,20 @@ func (a *serviceAvatar) PerspectiveRedeemTicket(ctx context.Context, r RedeemTic
 	return nil, a.refused(r.User, service, "no such ticket")
 }
 
-func (a *serviceAvatar) redeemed(sess *session, service string) ([]any, error) {
-	h := a.s.store.handle(sess, service, a.svc.Name)
+// stateDown logs a state store failure and answers "cannot check now".
+func (a *serviceAvatar) stateDown(err error) error {
+	a.s.log.Error("authd: redeeming a ticket: the state store is unavailable", "caller", a.svc.Name, "err", err)
+	return errStateDown
+}
+
+func (a *serviceAvatar) redeemed(ctx context.Context, sess *session, service string) ([]any, error) {
+	a.s.redeemed.Add(1)
+	h, err := a.s.store.handle(ctx, sess, service, a.svc.Name)
+	if err != nil {
+		// The ticket is consumed but the session's handle could not be
+		// recorded: the login cannot be admitted revocably.
+		return nil, a.stateDown(err)
+	}
 	if h == "" {
 		return nil, a.refused(sess.user, service, "session ended")
 	}

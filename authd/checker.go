@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +19,10 @@ import (
 
 // CheckerConfig configures a Checker.
 type CheckerConfig struct {
-	// Addr is authd's address, HOST:PORT.
+	// Addr is authd's address, HOST:PORT; or several, separated by
+	// commas: authd processes that share one state store
+	// (Config.State). The checker connects to the first that answers,
+	// in order; when that connection is lost it moves to the next.
 	Addr string
 	// Service is this broker's service name at authd, and Secret its
 	// secret. The secret travels with Spread's password login, so the
@@ -57,9 +62,10 @@ type CheckerConfig struct {
 // finds the connection with pb.CallBroker); a login checked outside PB,
 // a web form for example, is checked but not revoked.
 type Checker struct {
-	cfg  CheckerConfig
-	log  *slog.Logger
-	mind *checkerMind
+	cfg   CheckerConfig
+	addrs []string
+	log   *slog.Logger
+	mind  *checkerMind
 
 	cur    atomic.Pointer[pb.RemoteReference] // the service's avatar at authd, while connected
 	cancel context.CancelFunc
@@ -87,13 +93,20 @@ func NewChecker(cfg *CheckerConfig) (*Checker, error) {
 	if cfg == nil || cfg.Addr == "" {
 		return nil, errors.New("authd: CheckerConfig.Addr is required")
 	}
+	var addrs []string
+	for _, a := range strings.Split(cfg.Addr, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			return nil, fmt.Errorf("authd: CheckerConfig.Addr %q has an empty address", cfg.Addr)
+		}
+		addrs = append(addrs, a)
+	}
 	if err := ValidServiceName(cfg.Service); err != nil {
 		return nil, err
 	}
 	if len(cfg.Secret) == 0 {
 		return nil, errors.New("authd: CheckerConfig.Secret is required")
 	}
-	c := &Checker{cfg: *cfg, done: make(chan struct{}),
+	c := &Checker{cfg: *cfg, addrs: addrs, done: make(chan struct{}),
 		conns: map[*pb.Broker]*tracked{}, byHandle: map[string]map[*tracked]bool{}, byUser: map[string]map[*tracked]bool{}, revoked: map[string]time.Time{}}
 	c.cfg.Secret = append([]byte(nil), cfg.Secret...)
 	if c.cfg.MinDelay <= 0 {
@@ -129,8 +142,9 @@ func (c *Checker) Close() error {
 // Connected reports whether the checker is logged in at authd now.
 func (c *Checker) Connected() bool { return c.cur.Load() != nil }
 
-// Addr is the address of the authentication server the checker uses.
-func (c *Checker) Addr() string { return c.cfg.Addr }
+// Addr is the address (or the comma-separated addresses) of the
+// authentication server the checker uses.
+func (c *Checker) Addr() string { return strings.Join(c.addrs, ",") }
 
 // WaitConnected waits until the checker is logged in at authd or ctx
 // ends.
@@ -152,25 +166,49 @@ func (c *Checker) Kinds() []cred.Kind {
 	return []cred.Kind{cred.KindChallenge, cred.KindPassword}
 }
 
-// run keeps the connection to authd.
+// run keeps a connection to one of authd's addresses: it tries them in
+// order, moves to the next when a connection is lost, and waits (with
+// exponential backoff and jitter) only after every address has failed.
 func (c *Checker) run(ctx context.Context) {
 	defer close(c.done)
-	sess := pb.NewSession(c.cfg.Addr, &pb.SessionConfig{
-		Config:      &pb.Config{TLS: c.cfg.TLS, Logger: c.log},
-		MinDelay:    c.cfg.MinDelay,
-		MaxDelay:    c.cfg.MaxDelay,
-		DialTimeout: c.cfg.Timeout,
-		OnConnect:   c.onConnect,
-	})
+	delay := c.cfg.MinDelay
+	i, failed := 0, 0
 	for {
-		err := sess.Run(ctx)
+		addr := c.addrs[i]
+		i = (i + 1) % len(c.addrs)
+		b, err := c.connect(ctx, addr)
+		wait := jitter(c.cfg.MinDelay)
+		if err == nil {
+			delay, failed = c.cfg.MinDelay, 0
+			select {
+			case <-b.Done():
+			case <-ctx.Done():
+			}
+			b.Close()
+		} else {
+			if ctx.Err() != nil {
+				return
+			}
+			var re *pb.RemoteError
+			if errors.Is(err, cred.ErrUnauthorizedLogin) || errors.As(err, &re) && re.Check(pyUnauthorizedLogin) {
+				// A wrong service secret: keep trying, slowly; the
+				// operator may fix authd's services file.
+				c.log.Error("authd: authd refused this service's login; retrying", "addr", addr, "service", c.cfg.Service, "err", err)
+			} else {
+				c.log.Info("authd: cannot reach the authentication server", "addr", addr, "err", err)
+			}
+			failed++
+			if failed < len(c.addrs) {
+				continue // try the other addresses first
+			}
+			failed = 0
+			wait = jitter(delay)
+			delay = min(2*delay, c.cfg.MaxDelay)
+		}
 		if ctx.Err() != nil {
 			return
 		}
-		// Refused: a wrong service secret. Keep trying, slowly: the
-		// operator may fix authd's services file.
-		c.log.Error("authd: authd refused this service's login; retrying", "service", c.cfg.Service, "err", err)
-		t := time.NewTimer(c.cfg.MaxDelay)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -180,7 +218,33 @@ func (c *Checker) run(ctx context.Context) {
 	}
 }
 
-func (c *Checker) onConnect(ctx context.Context, b *pb.Broker, _ *pb.RemoteReference) error {
+// jitter returns between half and all of d.
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
+}
+
+// connect dials addr and logs in as the service. The connection ends
+// when ctx does.
+func (c *Checker) connect(ctx context.Context, addr string) (*pb.Broker, error) {
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	b, err := pb.Dial(dctx, addr, &pb.Config{TLS: c.cfg.TLS, Logger: c.log})
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { b.Close() })
+	go func() { <-b.Done(); stop() }()
+	if err := c.onConnect(b.Context(), b, addr); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (c *Checker) onConnect(ctx context.Context, b *pb.Broker, addr string) error {
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	v, err := b.Root().CallRemote(lctx, pb.MethodLoginPassword, ServicePrefix+c.cfg.Service, c.cfg.Secret, c.mind)
@@ -199,10 +263,10 @@ func (c *Checker) onConnect(ctx context.Context, b *pb.Broker, _ *pb.RemoteRefer
 	context.AfterFunc(ctx, func() {
 		if c.cur.CompareAndSwap(avatar, nil) {
 			c.log.Warn("authd: lost the connection to the authentication server; ticket logins are refused until it is back",
-				"addr", c.cfg.Addr, "err", b.Err())
+				"addr", addr, "err", b.Err())
 		}
 	})
-	c.log.Info("authd: connected to the authentication server", "addr", c.cfg.Addr, "service", c.cfg.Service)
+	c.log.Info("authd: connected to the authentication server", "addr", addr, "service", c.cfg.Service)
 	return nil
 }
 

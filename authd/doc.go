@@ -46,6 +46,16 @@
 // *cred.UnavailableError (the client is told the login cannot be checked
 // now), keeps every open session, and reconnects with backoff.
 //
+// # Several processes
+//
+// With Config.State ([OpenSQLState]) the sessions and tickets live in
+// PostgreSQL, and several authd processes serve the same users: a
+// ticket minted at one is redeemed through any other exactly once (a
+// conditional DELETE decides), and a session ended at one is revoked at
+// the services connected to any (PostgreSQL NOTIFY). A [Checker] given
+// several addresses (CheckerConfig.Addr "A,B") connects to the first
+// that answers and moves to the next when it is lost.
+//
 // # Recursion
 //
 // With Config.Upstream an authd is itself a service of another one:

@@ -30,6 +30,8 @@ var (
 	errNotAdmin = pb.Errorf(pyPermissionError, "authd: this service may not revoke users")
 	// errUpstreamDown: a forwarded check could not reach the upstream.
 	errUpstreamDown = pb.Errorf(PyUnavailable, "authd: the upstream authentication server is unavailable; try again later")
+	// errStateDown: the state store (PostgreSQL) did not answer.
+	errStateDown = pb.Errorf(PyUnavailable, "authd: the state store is unavailable; try again later")
 )
 
 // ErrUnavailable's text for brokers' logs.

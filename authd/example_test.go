@@ -94,3 +94,38 @@ func Example() {
 	// logged in at the broker as alice
 	// broker session ended
 }
+
+// Two authd processes (here, two servers) keep their state in one
+// PostgreSQL database, and a broker names both: a ticket from either is
+// good once through either, and the broker moves to the second when the
+// first is lost.
+func ExampleOpenSQLState() {
+	ctx := context.Background()
+	state, err := authd.OpenSQLState(ctx, os.Getenv("AUTHD_STATE")) // postgres://...
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer state.Close()
+	services := authd.NewServices( /* the brokers' accounts */ )
+	users := checkers.NewInMemory(map[string]string{"alice": "pw"})
+	var addrs []string
+	for range 2 {
+		srv, err := authd.NewServer(&authd.Config{Users: users, Services: services, State: state})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		defer srv.Close()
+		addrs = append(addrs, serveExample(&pb.Config{Portal: srv.Portal()}))
+	}
+	checker, err := authd.NewChecker(&authd.CheckerConfig{
+		Addr:    addrs[0] + "," + addrs[1],
+		Service: "chat", Secret: []byte(os.Getenv("SPREAD_SERVICE_SECRET")),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer checker.Close()
+}

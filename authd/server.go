@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gospread/spread/cred"
@@ -44,6 +45,13 @@ type Config struct {
 	// Checker's service account must have the proxy option upstream.
 	// The Server sets the Checker's revocation hook.
 	Upstream *Checker
+	// State, when set, keeps the sessions and tickets in PostgreSQL
+	// ([OpenSQLState]), so that several authd processes serve the same
+	// users: a ticket minted at one is redeemed at another, once, and a
+	// session ended at one is revoked at the services connected to any.
+	// Nil keeps them in this process's memory. The Server does not close
+	// it.
+	State *SQLState
 	// Logger receives the server's log; nil means slog.Default(). No
 	// ticket, secret or handle is ever logged.
 	Logger *slog.Logger
@@ -55,8 +63,11 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
-	store  *store
+	store  stateStore
 	portal *cred.Portal
+	stop   context.CancelFunc // the sweeper and the revocation listener
+
+	issued, redeemed atomic.Uint64 // tickets, since the start
 
 	mu      sync.Mutex
 	minds   map[string]map[*pb.RemoteReference]bool // service -> connected minds
@@ -69,6 +80,9 @@ type Server struct {
 	// is unreachable (see countOutage).
 	outageThrottle *cred.Throttle
 	closed         bool
+
+	timersMu sync.Mutex
+	timers   map[any]*time.Timer // the expiry timers of the sessions begun here
 }
 
 // revocation is one revoke(user, handle) for a service's mind.
@@ -85,7 +99,7 @@ func NewServer(cfg *Config) (*Server, error) {
 	if cfg.Users == nil && cfg.Upstream == nil {
 		return nil, errors.New("authd: Config.Users or Config.Upstream is required")
 	}
-	s := &Server{cfg: *cfg, store: newStore(), minds: map[string]map[*pb.RemoteReference]bool{},
+	s := &Server{cfg: *cfg, minds: map[string]map[*pb.RemoteReference]bool{},
 		pending: map[string][]revocation{}, up: map[string]*upEntry{},
 		proxyThrottle:  cred.NewThrottle(&cred.ThrottleConfig{MaxFailures: 10, AddressMaxFailures: 1000}),
 		outageThrottle: cred.NewThrottle(nil)}
@@ -99,6 +113,15 @@ func NewServer(cfg *Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	if s.cfg.State != nil {
+		s.store = s.cfg.State
+		s.cfg.State.subscribe(ctx, s.log, s.remoteRevocation)
+	} else {
+		s.store = newMemStore()
+	}
+	go s.sweeper(ctx, sweepInterval)
 	kinds := []cred.Kind{cred.KindPassword}
 	if kc, ok := s.cfg.Users.(cred.KindsChecker); ok {
 		for _, k := range kc.Kinds() {
@@ -121,8 +144,39 @@ func NewServer(cfg *Config) (*Server, error) {
 // Portal is the portal to serve: pb.NewServer(&pb.Config{Portal: s.Portal()}).
 func (s *Server) Portal() *cred.Portal { return s.portal }
 
-// Counts returns the live sessions and unredeemed tickets.
-func (s *Server) Counts() (sessions, tickets int) { return s.store.counts() }
+// Counts returns the live sessions and unredeemed tickets (zeros when
+// the state store cannot be asked).
+func (s *Server) Counts() (sessions, tickets int) {
+	ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
+	defer cancel()
+	sessions, tickets, _ = s.store.counts(ctx)
+	return sessions, tickets
+}
+
+// sweepInterval is how often expired tickets are purged and expired
+// sessions ended.
+var sweepInterval = 30 * time.Second
+
+func (s *Server) sweeper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sctx, cancel := context.WithTimeout(ctx, stateTimeout)
+		expired, err := s.store.sweep(sctx)
+		cancel()
+		if err != nil {
+			s.log.Warn("authd: purging expired tickets failed", "err", err)
+		}
+		for _, sess := range expired {
+			s.endSession(sess, "expired")
+		}
+	}
+}
 
 // Stats are a Server's counters, for metrics.
 type Stats struct {
@@ -134,8 +188,8 @@ type Stats struct {
 
 // Stats returns the server's counters now.
 func (s *Server) Stats() Stats {
-	st := Stats{Issued: s.store.issued.Load(), Redeemed: s.store.redeemed.Load()}
-	st.Sessions, st.Tickets = s.store.counts()
+	st := Stats{Issued: s.issued.Load(), Redeemed: s.redeemed.Load()}
+	st.Sessions, st.Tickets = s.Counts()
 	return st
 }
 
@@ -144,15 +198,16 @@ func (s *Server) Close() {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
-	s.store.mu.Lock()
-	for _, m := range s.store.sessions {
-		for sess := range m {
-			if sess.timer != nil {
-				sess.timer.Stop()
-			}
-		}
+	s.stop()
+	if ms, ok := s.store.(*memStore); ok {
+		ms.close()
 	}
-	s.store.mu.Unlock()
+	s.timersMu.Lock()
+	for _, t := range s.timers {
+		t.Stop()
+	}
+	s.timers = nil
+	s.timersMu.Unlock()
 }
 
 // RevokeUser ends every session of user at this authd (each broker
@@ -162,7 +217,13 @@ func (s *Server) Close() {
 // ended.
 func (s *Server) RevokeUser(user string) int {
 	n := 0
-	for _, sess := range s.store.userSessions(user) {
+	ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
+	sessions, err := s.store.userSessions(ctx, user)
+	cancel()
+	if err != nil {
+		s.log.Error("authd: revoking a user: the state store cannot be read; telling the services", "user", logName(user), "err", err)
+	}
+	for _, sess := range sessions {
 		if s.endSession(sess, "revoked") {
 			n++
 		}
@@ -176,6 +237,9 @@ func (s *Server) RevokeUser(user string) int {
 	for _, name := range names {
 		s.notify(name, user, "", time.Now().Add(s.cfg.SessionTTL))
 	}
+	if s.cfg.State != nil {
+		s.cfg.State.publish(s.log, revocationNote{User: user})
+	}
 	s.log.Info("authd: user revoked", "user", logName(user), "sessions", n)
 	return n
 }
@@ -183,15 +247,48 @@ func (s *Server) RevokeUser(user string) int {
 // endSession ends sess and revokes its broker sessions. It reports
 // whether sess was live.
 func (s *Server) endSession(sess *session, why string) bool {
-	notices := s.store.end(sess)
+	s.timersMu.Lock()
+	if t := s.timers[sess.key()]; t != nil {
+		t.Stop()
+		delete(s.timers, sess.key())
+	}
+	s.timersMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
+	notices, err := s.store.end(ctx, sess)
+	cancel()
+	if err != nil {
+		s.log.Error("authd: ending a session: the state store cannot be written", "user", logName(sess.user), "reason", why, "err", err)
+		return false
+	}
 	if notices == nil {
 		return false
 	}
 	s.log.Info("authd: session ended", "user", logName(sess.user), "reason", why, "services", len(notices))
 	for n := range notices {
 		s.notify(n.caller, sess.user, n.handle, sess.expires)
+		if s.cfg.State != nil {
+			s.cfg.State.publish(s.log, revocationNote{User: sess.user, Handle: n.handle, Service: n.caller, Until: sess.expires.Unix()})
+		}
 	}
 	return true
+}
+
+// remoteRevocation is a revocation another authd process published:
+// it goes to the services connected here.
+func (s *Server) remoteRevocation(n revocationNote) {
+	if n.Handle == "" {
+		s.mu.Lock()
+		var names []string
+		for name := range s.minds {
+			names = append(names, name)
+		}
+		s.mu.Unlock()
+		for _, name := range names {
+			s.notify(name, n.User, "", time.Time{})
+		}
+		return
+	}
+	s.notify(n.Service, n.User, n.Handle, time.Unix(n.Until, 0))
 }
 
 // notify sends revoke(user, handle) to every connected mind of service,
@@ -433,12 +530,24 @@ func (r realm) RequestAvatar(ctx context.Context, id string, mind any) (any, fun
 		}, nil
 	}
 	user, upstream := strings.CutPrefix(id, upstreamMark)
-	sess := s.store.addSession(user, time.Now().Add(s.cfg.SessionTTL))
+	sctx, cancel := context.WithTimeout(ctx, stateTimeout)
+	sess, err := s.store.addSession(sctx, user, s.cfg.SessionTTL)
+	cancel()
+	if err != nil {
+		return nil, nil, &cred.UnavailableError{Store: "authd's state store", Err: err}
+	}
 	sess.upstream = upstream
-	s.store.mu.Lock()
-	sess.timer = time.AfterFunc(s.cfg.SessionTTL, func() { s.endSession(sess, "expired") })
-	s.store.mu.Unlock()
-	return &userAvatar{s: s, sess: sess}, func() { s.store.detach(sess) }, nil
+	s.timersMu.Lock()
+	if s.timers == nil {
+		s.timers = map[any]*time.Timer{}
+	}
+	s.timers[sess.key()] = time.AfterFunc(s.cfg.SessionTTL, func() { s.endSession(sess, "expired") })
+	s.timersMu.Unlock()
+	return &userAvatar{s: s, sess: sess}, func() {
+		dctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
+		defer cancel()
+		s.store.detach(dctx, sess)
+	}, nil
 }
 
 // logName renders a user name for a log line: cut, with control

@@ -1,6 +1,7 @@
 package authd
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
@@ -8,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -42,6 +42,7 @@ type ticket struct {
 // session is one login at authd: the user's avatar there, its tickets,
 // and the handles of the services that redeemed one of them.
 type session struct {
+	id       string // the SQL store's key; "" in memory
 	user     string
 	expires  time.Time
 	timer    *time.Timer
@@ -53,6 +54,14 @@ type session struct {
 	upstream bool              // logged in through the upstream authd
 }
 
+// key identifies s: its id in the SQL store, itself in memory.
+func (s *session) key() any {
+	if s.id != "" {
+		return s.id
+	}
+	return s
+}
+
 // notice is a revocation to send: the caller's mind gets
 // revoke(user, handle). The caller is the service that redeemed, a
 // proxy for the service the handle is for.
@@ -61,19 +70,17 @@ type notice struct{ caller, handle string }
 // ticketKey indexes the tickets of a user for a service.
 type ticketKey struct{ user, service string }
 
-// store holds sessions and tickets. Its methods take the lock; none
-// calls out.
-type store struct {
+// memStore holds sessions and tickets in memory: the state of one
+// authd process. Its methods take the lock; none calls out, none fails.
+type memStore struct {
 	mu       sync.Mutex
 	byHash   map[[sha256.Size]byte]*ticket
 	byUser   map[ticketKey]map[*ticket]bool
 	sessions map[string]map[*session]bool // by user
-
-	issued, redeemed atomic.Uint64 // tickets, since the start
 }
 
-func newStore() *store {
-	return &store{
+func newMemStore() *memStore {
+	return &memStore{
 		byHash:   map[[sha256.Size]byte]*ticket{},
 		byUser:   map[ticketKey]map[*ticket]bool{},
 		sessions: map[string]map[*session]bool{},
@@ -92,7 +99,8 @@ func randomBytes(n int) []byte {
 func newHandle() string { return hex.EncodeToString(randomBytes(16)) }
 
 // addSession records a new session of user.
-func (st *store) addSession(user string, expires time.Time) *session {
+func (st *memStore) addSession(_ context.Context, user string, ttl time.Duration) (*session, error) {
+	expires := time.Now().Add(ttl)
 	s := &session{user: user, expires: expires, attached: true, tickets: map[*ticket]bool{}, handles: map[string]string{}, notify: map[notice]bool{}}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -119,11 +127,11 @@ func (st *store) addSession(user string, expires time.Time) *session {
 		}
 	}
 	m[s] = true
-	return s
+	return s, nil
 }
 
 // mint issues a ticket of s for service, valid for ttl.
-func (st *store) mint(s *session, service string, ttl time.Duration) (string, error) {
+func (st *memStore) mint(_ context.Context, s *session, service string, ttl time.Duration) (string, error) {
 	raw := randomBytes(ticketBytes)
 	str := base64.RawURLEncoding.EncodeToString(raw)
 	now := time.Now()
@@ -150,12 +158,11 @@ func (st *store) mint(s *session, service string, ttl time.Duration) (string, er
 	}
 	m[t] = true
 	s.tickets[t] = true
-	st.issued.Add(1)
 	return str, nil
 }
 
 // dropLocked forgets t.
-func (st *store) dropLocked(t *ticket) {
+func (st *memStore) dropLocked(t *ticket) {
 	delete(st.byHash, t.sum)
 	k := ticketKey{t.user, t.service}
 	if m := st.byUser[k]; m != nil {
@@ -170,7 +177,7 @@ func (st *store) dropLocked(t *ticket) {
 // redeemChallenge consumes the ticket of user for service whose MD5,
 // with challenge, gives response. Every live ticket of that user for
 // that service is compared, in constant time, whatever matches.
-func (st *store) redeemChallenge(user, service string, challenge, response []byte) *session {
+func (st *memStore) redeemChallenge(_ context.Context, user, service string, challenge, response []byte) (*session, error) {
 	now := time.Now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -190,44 +197,42 @@ func (st *store) redeemChallenge(user, service string, challenge, response []byt
 		}
 	}
 	if found == nil {
-		return nil
+		return nil, nil
 	}
 	st.dropLocked(found)
-	st.redeemed.Add(1)
-	return found.sess
+	return found.sess, nil
 }
 
 // redeemTicket consumes ticket if it belongs to user and service and
 // is live.
-func (st *store) redeemTicket(user, service string, tk []byte) *session {
+func (st *memStore) redeemTicket(_ context.Context, user, service string, tk []byte) (*session, error) {
 	sum := sha256.Sum256(tk)
 	now := time.Now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	t := st.byHash[sum]
 	if t == nil {
-		return nil
+		return nil, nil
 	}
 	if !now.Before(t.expires) {
 		st.dropLocked(t)
-		return nil
+		return nil, nil
 	}
 	if t.user != user || t.service != service {
-		return nil
+		return nil, nil
 	}
 	st.dropLocked(t)
-	st.redeemed.Add(1)
-	return t.sess
+	return t.sess, nil
 }
 
 // handle returns s's handle for service, made on first use, and notes
 // that caller is to be told when s ends; "" when s has ended (a ticket
 // redeemed while its session ended).
-func (st *store) handle(s *session, service, caller string) string {
+func (st *memStore) handle(_ context.Context, s *session, service, caller string) (string, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if s.ended {
-		return ""
+		return "", nil
 	}
 	h := s.handles[service]
 	if h == "" {
@@ -235,16 +240,16 @@ func (st *store) handle(s *session, service, caller string) string {
 		s.handles[service] = h
 	}
 	s.notify[notice{caller, h}] = true
-	return h
+	return h, nil
 }
 
 // end ends s and returns the revocations to send; nil if it had ended
 // already.
-func (st *store) end(s *session) map[notice]bool {
+func (st *memStore) end(_ context.Context, s *session) (map[notice]bool, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if s.ended {
-		return nil
+		return nil, nil
 	}
 	s.ended = true
 	for t := range s.tickets {
@@ -254,13 +259,13 @@ func (st *store) end(s *session) map[notice]bool {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	return s.notify
+	return s.notify, nil
 }
 
 // detach notes that s's authd connection ended: its unredeemed tickets
 // go; the session stays until it ends (its broker sessions can still
 // be revoked), unless no ticket of it was ever redeemed.
-func (st *store) detach(s *session) {
+func (st *memStore) detach(_ context.Context, s *session) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s.attached = false
@@ -276,7 +281,7 @@ func (st *store) detach(s *session) {
 	}
 }
 
-func (st *store) forgetLocked(s *session) {
+func (st *memStore) forgetLocked(s *session) {
 	if m := st.sessions[s.user]; m != nil {
 		delete(m, s)
 		if len(m) == 0 {
@@ -286,18 +291,19 @@ func (st *store) forgetLocked(s *session) {
 }
 
 // userSessions returns the live sessions of user.
-func (st *store) userSessions(user string) []*session {
+func (st *memStore) userSessions(_ context.Context, user string) ([]*session, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	out := make([]*session, 0, len(st.sessions[user]))
 	for s := range st.sessions[user] {
 		out = append(out, s)
 	}
-	return out
+	return out, nil
 }
 
-// sweep drops expired tickets.
-func (st *store) sweep(now time.Time) {
+// sweep drops expired tickets. Expired sessions end by their timers.
+func (st *memStore) sweep(_ context.Context) ([]*session, error) {
+	now := time.Now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for _, t := range st.byHash {
@@ -305,14 +311,27 @@ func (st *store) sweep(now time.Time) {
 			st.dropLocked(t)
 		}
 	}
+	return nil, nil
 }
 
 // counts returns the live sessions and tickets.
-func (st *store) counts() (sessions, tickets int) {
+func (st *memStore) counts(_ context.Context) (sessions, tickets int, err error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for _, m := range st.sessions {
 		sessions += len(m)
 	}
-	return sessions, len(st.byHash)
+	return sessions, len(st.byHash), nil
+}
+
+func (st *memStore) close() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, m := range st.sessions {
+		for sess := range m {
+			if sess.timer != nil {
+				sess.timer.Stop()
+			}
+		}
+	}
 }

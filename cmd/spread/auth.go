@@ -27,7 +27,7 @@ var authTypes = []struct{ name, help string }{
 	{"file:PATH", "Twisted's password file (FilePasswordDB): user:password lines, in the clear; challenge and password login"},
 	{"htpasswd:PATH", "an Apache htpasswd file of bcrypt hashes (htpasswd -B); password login only (TLS or loopback)"},
 	{"django:DSN", "a Django user database, sqlite:PATH or postgres://...; password login only (TLS or loopback)"},
-	{"authd:ADDR", "delegate to Spread's authentication server at HOST:PORT (tickets); needs --service and its secret"},
+	{"authd:ADDR", "delegate to Spread's authentication server at HOST:PORT[,HOST:PORT...] (tickets; several authd processes on one --state are tried in order); needs --service and its secret"},
 	{"anonymous", "admit anonymous logins"},
 }
 
@@ -117,7 +117,7 @@ func (a *authFlags) register(fs *flag.FlagSet, withAuthd bool) {
 	fs.BoolVar(&a.anonymous, "anonymous", false, "admit anonymous users (same as --auth anonymous)")
 	a.db.register(fs)
 	if withAuthd {
-		fs.StringVar(&a.authdAddr, "authd", "", "accept tickets of the authentication server at HOST:PORT (same as --auth authd:ADDR, tried after the others)")
+		fs.StringVar(&a.authdAddr, "authd", "", "accept tickets of the authentication server at HOST:PORT[,HOST:PORT...] (same as --auth authd:ADDR, tried after the others; several addresses fail over in order)")
 		a.svc.register(fs)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/gospread/spread/authd"
@@ -37,12 +38,13 @@ func runAuthd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 func runAuthdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("spread authd", stderr,
 		"usage: spread authd [serve] [--listen ADDR] --services FILE (--auth TYPE:ARG | --demo | --db DSN)... [--upstream ADDR --service NAME]",
-		"       [--ticket-ttl 60s] [--session-ttl 12h] [--tls-cert F --tls-key F]")
+		"       [--ticket-ttl 60s] [--session-ttl 12h] [--state postgres://...] [--tls-cert F --tls-key F]")
 	var o serveOptions
 	o.register(fs, "127.0.0.1:8790")
 	services := fs.String("services", "", "the services file (NAME:BCRYPT[:proxy,admin] lines; see spread authd services add)")
 	ticketTTL := fs.Duration("ticket-ttl", authd.DefaultTicketTTL, "how long a ticket can be redeemed")
 	sessionTTL := fs.Duration("session-ttl", authd.DefaultSessionTTL, "how long a login at authd lasts; its broker sessions end with it")
+	state := fs.String("state", "", "keep sessions and tickets in this PostgreSQL database (postgres://...), shared by every authd process given the same one; default: in memory")
 	upstream := fs.String("upstream", "", "check unknown logins and tickets at this authd, HOST:PORT, as --service NAME (which needs the proxy option there)")
 	failures := fs.Int("login-failures", cred.DefaultThrottleMaxFailures, "failed logins allowed per user name from one address within a minute before that pair is locked out")
 	var auth authFlags
@@ -80,6 +82,9 @@ func runAuthdServe(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	case *failures < 1:
 		log.Error("authd: --login-failures must be at least 1")
 		return 2
+	case *state != "" && !strings.HasPrefix(*state, "postgres://") && !strings.HasPrefix(*state, "postgresql://"):
+		log.Error("authd: --state takes a PostgreSQL URL, postgres://...")
+		return 2
 	}
 	if _, err := auth.parsed(); err != nil {
 		log.Error("authd: " + err.Error())
@@ -91,6 +96,16 @@ func runAuthdServe(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		return 1
 	}
 	cfg := &authd.Config{Services: svcs, TicketTTL: *ticketTTL, SessionTTL: *sessionTTL, Logger: log}
+	if *state != "" {
+		st, err := authd.OpenSQLState(ctx, *state)
+		if err != nil {
+			log.Error("authd: --state", "err", err)
+			return 1
+		}
+		defer st.Close()
+		cfg.State = st
+		log.Info("authd: sessions and tickets in PostgreSQL, shared with the other authd processes on it")
+	}
 	specs, _ := auth.parsed()
 	if len(specs) > 0 {
 		users, err := auth.open(ctx, log, "authd", false)

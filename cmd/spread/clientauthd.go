@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/gospread/spread/authd"
@@ -23,7 +24,7 @@ type authdClientFlags struct {
 }
 
 func (a *authdClientFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&a.addr, "authd", "", "log in at this authentication server, HOST:PORT, and at --server with a ticket")
+	fs.StringVar(&a.addr, "authd", "", "log in at this authentication server, HOST:PORT (or several, comma-separated, tried in order), and at --server with a ticket")
 	fs.StringVar(&a.service, "service", "", "the server's service name at authd (with --authd)")
 	fs.StringVar(&a.tls.ca, "authd-tls-ca", "", "connect to authd with TLS, trusting the CA certificates in this PEM file")
 	fs.StringVar(&a.tls.pin, "authd-tls-pin", "", "connect to authd with TLS, trusting only the certificate with this SHA-256 fingerprint (hex)")
@@ -40,7 +41,15 @@ func (a *authdClientFlags) login(ctx context.Context, b *pb.Broker, user string,
 	if err != nil {
 		return nil, err
 	}
-	c, err := authd.Login(ctx, a.addr, &cred.UsernamePassword{Username: user, Password: pw}, &pb.Config{TLS: t, Logger: quietLogger(stderr)})
+	// Several addresses (authd processes sharing one state store) are
+	// tried in order; a refusal is final, an unreachable one is not.
+	var c *authd.Client
+	for _, addr := range strings.Split(a.addr, ",") {
+		c, err = authd.Login(ctx, strings.TrimSpace(addr), &cred.UsernamePassword{Username: user, Password: pw}, &pb.Config{TLS: t, Logger: quietLogger(stderr)})
+		if err == nil || errors.Is(err, cred.ErrUnauthorizedLogin) || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("at authd: %w", err)
 	}
