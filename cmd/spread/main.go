@@ -1,11 +1,12 @@
 // Command spread is Spread's one binary.
 //
 //	spread call --server HOST:PORT [--user NAME | --anonymous] [--root] METHOD [ARG...]
-//	spread chat serve --listen ADDR [--demo] [--anonymous] [--db DSN] [--auth TYPE:ARG]... [--authd ADDR --service NAME] [--tls-cert F --tls-key F]
+//	spread chat serve --listen ADDR [--demo] [--anonymous] [--db DSN] [--auth TYPE:ARG]... [--authd ADDR[,ADDR...] --service NAME] [--tls-cert F --tls-key F]
 //	                  [--http ADDR [--http-insecure-loopback] [--sessions DSN]] [--cluster nats://HOST:PORT[,...] [--node NAME]] [--metrics ADDR]
 //	spread chat join --server ADDR --user NAME [--authd ADDR --service NAME] --group NAME [--no-mattress]
 //	spread users add|passwd|del|list|check --db DSN [NAME]
-//	spread authd [serve] --services FILE (--auth TYPE:ARG)... [--ticket-ttl D] [--session-ttl D] [--upstream ADDR --service NAME]
+//	spread authd [serve] --services FILE (--auth TYPE:ARG)... [--state postgres://...] [--ticket-ttl D] [--session-ttl D]
+//	                     [--upstream ADDR --service NAME] [--metrics ADDR]
 //	spread authd services add [--proxy] [--admin] FILE NAME
 //	spread authd revoke --authd ADDR --service ADMIN USER
 //
