@@ -49,6 +49,19 @@ func serveWeb(kind string, ln net.Listener, db string, users int, log *slog.Logg
 	case "web-bare":
 		body := []byte(webPage + "user0")
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
+	case "web-bare-headers":
+		// The bare handler sending the three headers the guard adds to
+		// every page of a session (as guard.Guard sets them), to tell
+		// their cost from the session check's.
+		body := []byte(webPage + "user0")
+		noStore, frameNone, sameOrigin := []string{"no-store"}, []string{"frame-ancestors 'none'"}, []string{"same-origin"}
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hd := w.Header()
+			hd["Cache-Control"] = noStore
+			hd["Content-Security-Policy"] = frameNone
+			hd["Referrer-Policy"] = sameOrigin
+			w.Write(body)
+		})
 	case "web-guard":
 		portal := cred.NewPortal(webRealm, checkers.NewInMemory(benchUsers(users)))
 		g, err := guard.New(portal, &guard.Config{InsecureLoopbackHTTP: true, Logger: log})
@@ -228,19 +241,21 @@ func runWeb(ctx context.Context, o *options) []*Measurement {
 // valid session, and behind scs's LoadAndSave with its memory store,
 // runs interleaved.
 func runWebRequests(ctx context.Context, o *options) []*Measurement {
-	names := []string{"web bare handler", "web spread guard", "web scs LoadAndSave"}
-	kinds := []string{"web-bare", "web-guard", "web-scs"}
+	names := []string{"web bare handler", "web spread guard", "web scs LoadAndSave", "web bare handler with the guard's headers"}
+	kinds := []string{"web-bare", "web-guard", "web-scs", "web-bare-headers"}
+	login := []bool{false, true, true, false}
 	descs := []string{
 		"net/http server, a handler writing 11 bytes; plain HTTP on loopback, keep-alive",
 		"the same behind guard.Guard with a valid session (MemoryStore, no Stamper)",
 		"the same behind alexedwards/scs v2 LoadAndSave, memory store, a session holding the user name",
+		"the bare handler setting the three headers the guard sends with every page (no-store, frame-ancestors, Referrer-Policy)",
 	}
 	conns := o.loginConns
 	var ms []*Measurement
 	for i, n := range names {
 		ms = append(ms, &Measurement{Section: "web", Name: n, Params: map[string]any{"desc": descs[i], "conns": conns, "duration_s": o.duration.Seconds()}})
 	}
-	if !o.want(names[0]) && !o.want(names[1]) && !o.want(names[2]) {
+	if !o.want(names[0]) && !o.want(names[1]) && !o.want(names[2]) && !o.want(names[3]) {
 		return nil
 	}
 	fail := func(err error) []*Measurement {
@@ -257,7 +272,7 @@ func runWebRequests(ctx context.Context, o *options) []*Measurement {
 			return fail(err)
 		}
 		defer srv.stop()
-		ws, closeAll, err := webRequestWorkers(i > 0)(ctx, srv.addr, conns)
+		ws, closeAll, err := webRequestWorkers(login[i])(ctx, srv.addr, conns)
 		if err != nil {
 			return fail(err)
 		}
@@ -275,10 +290,13 @@ func runWebRequests(ctx context.Context, o *options) []*Measurement {
 			}
 		}
 	}
-	g, s := ms[1], ms[2]
+	g, s, hd := ms[1], ms[2], ms[3]
 	for r := range g.Runs {
 		if r < len(s.Runs) {
 			g.Runs[r]["cpu_vs_scs"] = g.Runs[r]["server_cpu_us_per_request"] / s.Runs[r]["server_cpu_us_per_request"]
+		}
+		if r < len(hd.Runs) {
+			g.Runs[r]["above_headers_us"] = g.Runs[r]["server_cpu_us_per_request"] - hd.Runs[r]["server_cpu_us_per_request"]
 		}
 	}
 	for _, m := range ms {
@@ -391,6 +409,7 @@ func webRatios(r *Report) []Ratio {
 		out = append(out, x)
 	}
 	add("Guard: server CPU per request above the bare handler", r.med("web", "web spread guard", "above_bare_us"), "µs", "<=", 2, "valid session; median of run-by-run differences")
+	add("Guard: server CPU per request above the bare handler sending the same three headers", r.med("web", "web spread guard", "above_headers_us"), "µs", "", 0, "the session check alone; median of run-by-run differences")
 	add("scs LoadAndSave: server CPU per request above the bare handler", r.med("web", "web scs LoadAndSave", "above_bare_us"), "µs", "", 0, "")
 	add("Guard vs scs: server CPU per request", r.med("web", "web spread guard", "cpu_vs_scs"), "x", "<=", 1, "median of run-by-run ratios")
 	add("Guard vs bare handler: requests/s", r.med("web", "web spread guard", "requests_per_s")/r.med("web", "web bare handler", "requests_per_s"), "x", "", 0, "")
