@@ -3,7 +3,8 @@ package main
 import "testing"
 
 // TestQuickWeb runs the web section in quick mode: the bare handler, the
-// guard with a session and scs, interleaved, and web logins against
+// guard with a session, scs and the bare handler sending the guard's
+// headers, interleaved, and web logins against
 // Django's PBKDF2 next to the bare hash; every row measured and the
 // run-by-run comparisons recorded.
 func TestQuickWeb(t *testing.T) {
@@ -15,10 +16,10 @@ func TestQuickWeb(t *testing.T) {
 		}
 		rows[m.Name] = m
 	}
-	if len(rows) != 5 {
+	if len(rows) != 6 {
 		t.Fatalf("rows: %v", rows)
 	}
-	for _, n := range []string{"web bare handler", "web spread guard", "web scs LoadAndSave"} {
+	for _, n := range []string{"web bare handler", "web spread guard", "web scs LoadAndSave", "web bare handler with the guard's headers"} {
 		m := rows[n]
 		if m == nil || len(m.Runs) < 3 || !(m.Median["requests_per_s"] > 0) || !(m.Median["server_cpu_us_per_request"] > 0) {
 			t.Fatalf("%s: %+v", n, m)
@@ -27,6 +28,9 @@ func TestQuickWeb(t *testing.T) {
 	for i, r := range rows["web spread guard"].Runs {
 		if _, ok := r["above_bare_us"]; !ok {
 			t.Errorf("guard run %d has no above_bare_us", i)
+		}
+		if _, ok := r["above_headers_us"]; !ok {
+			t.Errorf("guard run %d has no above_headers_us", i)
 		}
 		if v, ok := r["cpu_vs_scs"]; !ok || !(v > 0) {
 			t.Errorf("guard run %d: cpu_vs_scs %v", i, v)
