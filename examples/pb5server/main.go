@@ -27,6 +27,7 @@ import (
 
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/cred/checkers"
+	"github.com/gospread/spread/jelly"
 	"github.com/gospread/spread/pb"
 )
 
@@ -38,7 +39,7 @@ type MyPerspective struct {
 
 // PerspectiveFoo is perspective_foo: it prints who was called with what.
 func (p *MyPerspective) PerspectiveFoo(arg any) {
-	fmt.Println("I am", pyStr(p.name), "perspective_foo(", pyStr(arg), ") called on", p)
+	fmt.Println("I am", jelly.PyStr(p.name), "perspective_foo(", jelly.PyStr(arg), ") called on", p)
 }
 
 // String is Python's default repr of the avatar.

@@ -41,6 +41,7 @@ import (
 
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/cred/checkers"
+	"github.com/gospread/spread/jelly"
 	"github.com/gospread/spread/pb"
 )
 
@@ -52,7 +53,7 @@ type MyPerspective struct {
 
 // PerspectiveFoo is perspective_foo: it prints who was called with what.
 func (p *MyPerspective) PerspectiveFoo(arg any) {
-	logf("-", "I am %s.  perspective_foo(%s) called on %s.", pyStr(p.name), pyStr(arg), p)
+	logf("-", "I am %s.  perspective_foo(%s) called on %s.", jelly.PyStr(p.name), jelly.PyStr(arg), p)
 }
 
 // String is Python's default repr of the avatar.

@@ -1,4 +1,4 @@
-package main
+package jelly
 
 import (
 	"fmt"
@@ -8,11 +8,13 @@ import (
 	"strings"
 )
 
-// pyStr prints a value as jelly delivers it the way Python's str()
-// prints the original, so that this program prints what its Python
-// twin prints: None, True/False, ints, floats as Python's repr, str as
-// is, and bytes as b'...'.
-func pyStr(v any) string {
+// PyStr returns what Python's str() prints for the value that v came
+// from, for the scalars Unmarshal delivers: None, True and False,
+// ints, floats in Python's repr (1.0, 1e-05, inf, nan), str as it is,
+// and bytes as b'...' with Python's escapes. Other values are printed
+// with fmt.Sprint. It lets a Go program print what its Python twin
+// prints.
+func PyStr(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "None"
