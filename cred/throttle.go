@@ -378,33 +378,6 @@ func (t *Throttle) attempt(user, addr string) *Attempt {
 	return a
 }
 
-// Allow reports whether a login for user from addr may be attempted now,
-// without reserving it: a *ThrottledError if not.
-//
-// Deprecated: Allow, Failure and Success let concurrent attempts all
-// pass before any of them is counted. Use Begin and the Attempt it
-// returns.
-func (t *Throttle) Allow(user, addr string) error {
-	a, err := t.Begin(user, addr)
-	if err != nil {
-		return err
-	}
-	a.Cancel()
-	return nil
-}
-
-// Failure records a failed login for user from addr that was not begun
-// with Begin.
-//
-// Deprecated: use Begin and Attempt.Failure.
-func (t *Throttle) Failure(user, addr string) FailureResult { return t.attempt(user, addr).Failure() }
-
-// Success records a successful login for user from addr that was not
-// begun with Begin.
-//
-// Deprecated: use Begin and Attempt.Success.
-func (t *Throttle) Success(user, addr string) { t.attempt(user, addr).Success() }
-
 // live reports whether e's count is of the current window.
 func (t *Throttle) live(e *throttleEntry, now time.Time) bool {
 	return e.count > 0 && now.Before(e.windowStart.Add(t.window))

@@ -565,35 +565,3 @@ func TestThrottleConcurrent(t *testing.T) {
 		}
 	}
 }
-
-// The deprecated check-then-record calls still follow the policy (minus
-// the reservation).
-func TestThrottleDeprecatedCalls(t *testing.T) {
-	th := NewThrottle(&ThrottleConfig{MaxFailures: 2, Now: newFakeClock().Now})
-	if err := th.Allow("alice", "10.0.0.1:5"); err != nil {
-		t.Fatal(err)
-	}
-	th.Failure("alice", "10.0.0.1:5")
-	th.Success("alice", "10.0.0.1:6")
-	th.Failure("alice", "10.0.0.1")
-	if err := th.Allow("alice", "10.0.0.1"); err != nil {
-		t.Fatalf("Success did not clear the pair: %v", err)
-	}
-	if r := th.Failure("alice", "10.0.0.1"); r.Lockout != time.Minute {
-		t.Fatalf("second failure: %+v", r)
-	}
-	if !errors.Is(th.Allow("alice", "10.0.0.1"), ErrThrottled) {
-		t.Fatal("pair not locked")
-	}
-	if err := th.Allow("alice", "10.0.0.2"); err != nil {
-		t.Fatalf("another address: %v", err)
-	}
-	if len(th.entries) == 0 {
-		t.Fatal("nothing tracked")
-	}
-	for _, el := range th.entries {
-		if e := el.Value.(*throttleEntry); e.inflight != 0 {
-			t.Fatalf("Allow left a reservation: %+v", e)
-		}
-	}
-}
