@@ -109,7 +109,7 @@ func TestOpenRedirectRefused(t *testing.T) {
 		"//evil.test", "//evil.test/x", "/\\evil.test", "\\\\evil.test", "https://evil.test", "http:evil.test",
 		"javascript:alert(1)", "evil.test", "/%2fevil.test", "/%2Fevil.test", "/%5cevil.test", "/%5Cevil.test",
 		"%2f%2fevil.test", "/%252fevil.test", "/\t/evil.test", "/\n/evil.test", " //evil.test", "///evil.test",
-		"/%09/evil.test", "/%0a/evil.test",
+		"/%09/evil.test", "/%0a/evil.test", "/%25252F", "/%25252F%25252Fevil.test", "/%2525252f%2525252fevil.test",
 	}
 	for _, next := range bad {
 		w := e.do(req("POST", "/login", loginForm("alice", alicePW, next)))

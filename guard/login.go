@@ -208,7 +208,14 @@ func localNext(next string) string {
 	if next == "" || len(next) > 2048 || next[0] != '/' {
 		return ""
 	}
-	for s, i := next, 0; i < 3; i++ {
+	// Decode until the value stops changing, checking every layer: a
+	// server or proxy may unescape more than once. A value still
+	// changing after maxUnescape rounds is refused outright.
+	const maxUnescape = 4
+	for s, i := next, 0; ; i++ {
+		if i > maxUnescape {
+			return ""
+		}
 		if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
 			return ""
 		}
