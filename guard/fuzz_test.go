@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"encoding/base64"
 	"net/url"
 	"strings"
 	"testing"
@@ -45,4 +46,26 @@ func FuzzLocalNext(f *testing.F) {
 			t.Fatalf("parseID accepted %q", next)
 		}
 	})
+}
+
+func TestIDLen(t *testing.T) {
+	if n := base64.RawURLEncoding.EncodedLen(32); n != idLen {
+		t.Fatalf("idLen %d, base64 says %d", idLen, n)
+	}
+	id, h := newID()
+	if got, ok := parseID(id); !ok || got != h {
+		t.Fatalf("parseID(newID()) = %x, %v; want %x", got, ok, h)
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:5000": true, "127.0.0.2:1": true, "[::1]:80": true, "[::ffff:127.0.0.1]:80": true,
+		"127.0.0.1": true, "::1": true, "10.0.0.1:80": false, "[::ffff:10.0.0.1]:80": false,
+		"192.168.1.1": false, "": false, "localhost:80": false, "[fe80::1%eth0]:80": false,
+	} {
+		if got := isLoopback(addr); got != want {
+			t.Errorf("isLoopback(%q) = %v", addr, got)
+		}
+	}
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/hmac"
 	"errors"
-	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,12 +152,12 @@ func (g *Guard) transport(r *http.Request) (ok, secure bool) {
 }
 
 func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = addr
+	// netip parses without allocating, unlike net.ParseIP.
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		return ap.Addr().Unmap().IsLoopback()
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	a, err := netip.ParseAddr(addr)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // Cookie names: the __Host- prefix makes browsers insist on Secure,
@@ -198,7 +198,6 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request) {
 		g.plain(w, status, "guard: session check unavailable")
 		return
 	case l != nil:
-		l.lastSeen.Store(g.cfg.Now().UnixNano())
 		g.serveAvatar(w, r, l)
 		return
 	}
@@ -297,6 +296,7 @@ func (g *Guard) session(r *http.Request, secure bool) (l *live, status int) {
 	l = g.live[h]
 	g.mu.RUnlock()
 	if l != nil {
+		l.lastSeen.Store(now.UnixNano())
 		return l, 0
 	}
 	// A session this process has not served yet (a restart, another

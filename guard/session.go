@@ -46,8 +46,8 @@ type Store interface {
 }
 
 // idLen is the length of an encoded session id: 32 random bytes in
-// unpadded base64url.
-var idLen = base64.RawURLEncoding.EncodedLen(32)
+// unpadded base64url (TestIDLen checks it against base64).
+const idLen = 43
 
 // newID returns a new session id (256 bits from crypto/rand) and its
 // hash.
@@ -62,8 +62,9 @@ func parseID(s string) (Hash, bool) {
 	if len(s) != idLen {
 		return Hash{}, false
 	}
+	var in [idLen]byte // copying into it spares an allocation
 	var b [32]byte
-	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(s))
+	n, err := base64.RawURLEncoding.Strict().Decode(b[:], in[:copy(in[:], s)])
 	if err != nil || n != 32 {
 		return Hash{}, false
 	}
