@@ -230,7 +230,12 @@ type server struct {
 }
 
 func startServer(ctx context.Context, name, dir string, argv ...string) (*server, error) {
-	p, err := startProc(name, dir, nil, argv...)
+	return startServerEnv(ctx, name, dir, nil, argv...)
+}
+
+// startServerEnv is startServer with variables added to the environment.
+func startServerEnv(ctx context.Context, name, dir string, env []string, argv ...string) (*server, error) {
+	p, err := startProc(name, dir, env, argv...)
 	if err != nil {
 		return nil, err
 	}
