@@ -337,7 +337,7 @@ func TestSQLStateListenerHeartbeat(t *testing.T) {
 		start time.Time
 	}
 	listeners := func() map[int32]backend {
-		rows, err := db.Query(ctx, `SELECT pid, query, query_start FROM pg_stat_activity
+		rows, err := db.Query(ctx, `SELECT pid, query, coalesce(query_start, 'epoch') FROM pg_stat_activity
 			WHERE application_name = 'spread authd revocations' AND datname = current_database()`)
 		if err != nil {
 			t.Fatal(err)
@@ -356,33 +356,43 @@ func TestSQLStateListenerHeartbeat(t *testing.T) {
 		}
 		return out
 	}
-	var t0 time.Time
-	if err := db.QueryRow(ctx, `SELECT now()`).Scan(&t0); err != nil {
-		t.Fatal(err)
-	}
+	deadline := time.Now().Add(15 * time.Second)
 	first := listeners()
-	if len(first) != 2 {
-		t.Fatalf("%d listening connections, want 2", len(first))
+	for len(first) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d listening connections, want 2", len(first))
+		}
+		time.Sleep(beat)
+		first = listeners()
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		now, beaten := listeners(), 0
+	// Wait for five heartbeats on each, from the same backends.
+	beats := map[int32]map[time.Time]bool{}
+	for done := 0; done < 2; {
+		if time.Now().After(deadline) {
+			seen := []int{}
+			for pid := range first {
+				seen = append(seen, len(beats[pid]))
+			}
+			t.Fatalf("the listening connections did not check the channel: heartbeats seen %v, want 5 each", seen)
+		}
+		time.Sleep(beat)
+		now := listeners()
+		done = 0
 		for pid := range first {
 			b, ok := now[pid]
 			if !ok || len(now) != 2 {
 				t.Fatalf("a listening connection was replaced: %v, then %v", first, now)
 			}
-			if b.query == "SELECT now()" && b.start.After(t0.Add(25*beat)) {
-				beaten++
+			if b.query == "SELECT now()" {
+				if beats[pid] == nil {
+					beats[pid] = map[time.Time]bool{}
+				}
+				beats[pid][b.start] = true
+			}
+			if len(beats[pid]) >= 5 {
+				done++
 			}
 		}
-		if beaten == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the listening connections did not check the channel: %v", now)
-		}
-		time.Sleep(beat)
 	}
 
 	br := startBroker(t, addrB, "a", secretA)
