@@ -52,7 +52,9 @@
 // PostgreSQL, and several authd processes serve the same users: a
 // ticket minted at one is redeemed through any other exactly once (a
 // conditional DELETE decides), and a session ended at one is revoked at
-// the services connected to any (PostgreSQL NOTIFY). A [Checker] given
+// the services connected to any (PostgreSQL NOTIFY, and a table of
+// recent revocations that a process replays after its listening
+// connection was down). A [Checker] given
 // several addresses (CheckerConfig.Addr "A,B") connects to the first
 // that answers and moves to the next when it is lost.
 //

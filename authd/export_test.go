@@ -9,3 +9,11 @@ func SetSweepInterval(d time.Duration) (restore func()) {
 	sweepInterval = d
 	return func() { sweepInterval = old }
 }
+
+// SetListenHeartbeat sets how often the state store's listening
+// connections started afterwards check a silent channel, for tests.
+func SetListenHeartbeat(d time.Duration) (restore func()) {
+	old := listenHeartbeat
+	listenHeartbeat = d
+	return func() { listenHeartbeat = old }
+}

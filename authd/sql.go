@@ -25,6 +25,28 @@ const stateTimeout = 5 * time.Second
 // sharing a state store tell each other about revocations.
 const notifyChannel = "spread_authd_revoke"
 
+// Revocations are also written to the table authd_revocations, so that
+// a process whose listening connection broke replays the ones it missed
+// once it listens again.
+const (
+	// revocationsKept is how long a row is kept: about the longest
+	// outage of a listening connection that loses nothing.
+	revocationsKept = 10 * time.Minute
+	// replayMargin is how far before its last sure contact with the
+	// channel a process replays from. It covers a row stamped (now(),
+	// the start of its transaction) a little before it commits, and a
+	// notification still on its way when the connection broke.
+	replayMargin = 30 * time.Second
+)
+
+// listenHeartbeat is how often a silent listening connection is
+// checked; each answer is a sure contact. A variable for tests.
+var listenHeartbeat = 10 * time.Second
+
+// listenerName is the application_name of a process's listening
+// connection (pg_stat_activity shows it).
+const listenerName = "spread authd revocations"
+
 // maxLiveTickets bounds the tickets of one user for one service that a
 // challenge redemption compares.
 const maxLiveTickets = maxSessionsPerUser * maxTicketsPerSession
@@ -34,14 +56,18 @@ const maxLiveTickets = maxSessionsPerUser * maxTicketsPerSession
 // are stored only as their SHA-256 and MD5; a redemption consumes a
 // ticket with one conditional DELETE, so that of two authd processes
 // redeeming the same ticket at once only one succeeds. When a session
-// ends, the process that ends it sends a NOTIFY, and every process
-// passes the revocation to the services connected to it. Expired rows
-// are purged every 30 s. Every query has a 5 s timeout; a failed query
-// answers "cannot check now", never a refusal.
+// ends, the process that ends it records the revocation and sends a
+// NOTIFY, and every process passes the revocation to the services
+// connected to it; a process whose listening connection was down
+// replays the revocations recorded meanwhile once it listens again (up
+// to 10 minutes of them). Expired rows are purged every 30 s. Every
+// query has a 5 s timeout; a failed query answers "cannot check now",
+// never a refusal.
 type SQLState struct {
 	pool   *pgxpool.Pool
 	dsn    string
-	origin string // this process's id in notifications
+	origin string    // this process's id in notifications
+	opened time.Time // the database's clock when the store was opened
 
 	listening atomic.Bool // the revocation channel is up
 }
@@ -94,16 +120,24 @@ CREATE TABLE IF NOT EXISTS authd_notices (
 	caller text NOT NULL,
 	handle text NOT NULL,
 	PRIMARY KEY (session, caller, handle));
+CREATE TABLE IF NOT EXISTS authd_revocations (
+	id bigserial PRIMARY KEY,
+	at timestamptz NOT NULL DEFAULT now(),
+	note text NOT NULL);
+CREATE INDEX IF NOT EXISTS authd_revocations_at ON authd_revocations (at);
 `
 
-// schema creates the tables, one process at a time.
+// schema creates the tables, one process at a time, and notes the
+// database's clock.
 func (st *SQLState) schema(ctx context.Context) error {
 	return pgx.BeginFunc(ctx, st.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7236501)`); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, schemaSQL)
-		return err
+		if _, err := tx.Exec(ctx, schemaSQL); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT now()`).Scan(&st.opened)
 	})
 }
 
@@ -318,6 +352,10 @@ func (st *SQLState) sweep(ctx context.Context) ([]*session, error) {
 	if _, err := st.pool.Exec(ctx, `DELETE FROM authd_tickets WHERE expires <= now()`); err != nil {
 		return nil, err
 	}
+	if _, err := st.pool.Exec(ctx, `DELETE FROM authd_revocations WHERE at < now() - $1 * interval '1 second'`,
+		seconds(revocationsKept)); err != nil {
+		return nil, err
+	}
 	return st.sessions(ctx, `SELECT id, user_name, expires FROM authd_sessions WHERE expires <= now() LIMIT 1000`)
 }
 
@@ -342,7 +380,9 @@ type revocationNote struct {
 	Until   int64  `json:"x,omitempty"`
 }
 
-// publish sends n to the other authd processes.
+// publish sends n to the other authd processes: one statement records
+// it in authd_revocations (for a process that is not listening now) and
+// notifies the listening ones when it commits.
 func (st *SQLState) publish(log *slog.Logger, n revocationNote) {
 	n.Origin = st.origin
 	payload, err := json.Marshal(n)
@@ -351,7 +391,8 @@ func (st *SQLState) publish(log *slog.Logger, n revocationNote) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
 	defer cancel()
-	if _, err := st.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, string(payload)); err != nil {
+	if _, err := st.pool.Exec(ctx, `WITH r AS (INSERT INTO authd_revocations (note) VALUES ($2) RETURNING note)
+		SELECT pg_notify($1, note) FROM r`, notifyChannel, string(payload)); err != nil {
 		log.Error("authd: could not tell the other authd processes about a revocation; their services keep the session", "user", logName(n.User), "err", err)
 	}
 }
@@ -359,13 +400,21 @@ func (st *SQLState) publish(log *slog.Logger, n revocationNote) {
 // subscribe listens for the other processes' revocations until ctx
 // ends, reconnecting when the connection is lost. It returns once it
 // listens, or after stateTimeout (and keeps trying).
+//
+// Each time it (re)connects, once LISTEN is in place, it replays the
+// revocations recorded since replayMargin before its last sure contact
+// with the channel (at first, the opening of the store): the ones sent
+// while it was not listening, and some it has delivered already, which
+// is harmless (revoking an ended session does nothing).
 func (st *SQLState) subscribe(ctx context.Context, log *slog.Logger, f func(revocationNote)) {
 	up := make(chan struct{})
 	var once sync.Once
+	beat := listenHeartbeat
 	go func() {
 		delay := 200 * time.Millisecond
+		mark := st.opened // every revocation recorded before mark-replayMargin was delivered
 		for ctx.Err() == nil {
-			err := st.listen(ctx, log, f, func() {
+			err := st.listen(ctx, log, f, &mark, beat, func() {
 				delay = 200 * time.Millisecond
 				once.Do(func() { close(up) })
 			})
@@ -393,11 +442,20 @@ func (st *SQLState) subscribe(ctx context.Context, log *slog.Logger, f func(revo
 	}
 }
 
-func (st *SQLState) listen(ctx context.Context, log *slog.Logger, f func(revocationNote), ok func()) error {
+// listen listens on a new connection until it fails, checking a
+// channel silent for beat. *mark is the database's time of its last
+// sure contact with the channel: every revocation recorded before
+// *mark-replayMargin has been delivered.
+func (st *SQLState) listen(ctx context.Context, log *slog.Logger, f func(revocationNote), mark *time.Time, beat time.Duration, ok func()) error {
 	// A connection of its own, outside the pool, which it would
 	// otherwise hold for good.
+	cfg := st.pool.Config().ConnConfig.Copy()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["application_name"] = listenerName
 	cctx, cancel := context.WithTimeout(ctx, stateTimeout)
-	conn, err := pgx.ConnectConfig(cctx, st.pool.Config().ConnConfig.Copy())
+	conn, err := pgx.ConnectConfig(cctx, cfg)
 	cancel()
 	if err != nil {
 		return err
@@ -409,20 +467,85 @@ func (st *SQLState) listen(ctx context.Context, log *slog.Logger, f func(revocat
 	if err != nil {
 		return err
 	}
+	// From here on every revocation that commits is notified here; the
+	// ones before are in the table.
+	if err := st.replay(ctx, log, conn, mark, f); err != nil {
+		return err
+	}
 	if !st.listening.Swap(true) {
 		log.Info("authd: listening for the other authd processes' revocations")
 	}
 	ok()
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		wctx, cancel := context.WithTimeout(ctx, beat)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if n != nil {
+			st.deliver(n.Payload, f)
+		}
+		if err != nil && ctx.Err() == nil && errors.Is(wctx.Err(), context.DeadlineExceeded) {
+			// Silence: check the connection. Before it answers a
+			// query, PostgreSQL sends a listener the notifications of
+			// what committed before the query (pgx keeps them for
+			// WaitForNotification), so the answer is a sure contact,
+			// up to the small delays replayMargin covers.
+			hctx, cancel := context.WithTimeout(ctx, stateTimeout)
+			err = conn.QueryRow(hctx, `SELECT now()`).Scan(mark)
+			cancel()
+		}
 		if err != nil {
 			st.listening.Store(false)
 			return err
 		}
-		var note revocationNote
-		if json.Unmarshal([]byte(n.Payload), &note) != nil || note.Origin == st.origin || note.User == "" {
-			continue
-		}
-		f(note)
 	}
+}
+
+// replay delivers the revocations recorded since *mark-replayMargin,
+// on conn, which listens already, and moves *mark to now.
+func (st *SQLState) replay(ctx context.Context, log *slog.Logger, conn *pgx.Conn, mark *time.Time, f func(revocationNote)) error {
+	ctx, cancel := context.WithTimeout(ctx, stateTimeout)
+	defer cancel()
+	var now time.Time
+	if err := conn.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+		return err
+	}
+	from := mark.Add(-replayMargin)
+	if from.Before(now.Add(-revocationsKept)) {
+		log.Warn("authd: the revocation channel was down for longer than revocations are kept; the services connected here may miss some",
+			"since", mark.UTC().Format(time.RFC3339), "kept", revocationsKept)
+	}
+	rows, err := conn.Query(ctx, `SELECT note FROM authd_revocations WHERE at >= $1 ORDER BY id`, from)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var payload string
+		if err := rows.Scan(&payload); err != nil {
+			return err
+		}
+		if st.deliver(payload, f) {
+			n++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	*mark = now
+	if n > 0 {
+		log.Info("authd: replayed the other authd processes' recent revocations", "count", n)
+	}
+	return nil
+}
+
+// deliver passes the revocation in payload to f, unless this process
+// sent it; it reports whether it did.
+func (st *SQLState) deliver(payload string, f func(revocationNote)) bool {
+	var note revocationNote
+	if json.Unmarshal([]byte(payload), &note) != nil || note.Origin == st.origin || note.User == "" {
+		return false
+	}
+	f(note)
+	return true
 }

@@ -3,12 +3,18 @@ package authd_test
 import (
 	"context"
 	"crypto/md5"
+	"encoding/json"
 	"errors"
 	"net"
+	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/gospread/spread/authd"
 	"github.com/gospread/spread/cred"
@@ -245,5 +251,235 @@ func TestSQLStateExpirySweptElsewhere(t *testing.T) {
 			t.Fatalf("after expiry: %d sessions, %d tickets left", sessions, tickets)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A revocation sent while the LISTEN connection of the authd process a
+// broker is attached to is down reaches that broker once the process
+// reconnects: the process replays the revocations it missed. Process
+// B's connections to PostgreSQL go through a cutter; cutting it breaks
+// B's listening connection and keeps it from reconnecting until the
+// test lets it.
+func TestSQLStateRevocationWhileListenerDown(t *testing.T) {
+	dsn := pgtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgAddr := u.Host
+	cut := newCutter(t, "127.0.0.1:0", pgAddr)
+	u.Host = cut.ln.Addr().String()
+	dsnB := u.String()
+
+	addrA, srvA := startAuthd(t, authdOpts{state: openState(t, ctx, dsn)})
+	addrB, _ := startAuthd(t, authdOpts{state: openState(t, ctx, dsnB)})
+	br := startBroker(t, addrB, "a", secretA)
+
+	alice := userLogin(t, ctx, addrA, "alice", alicePW)
+	connAlice, _, err := login(t, ctx, br.addr, "alice", ticket(t, ctx, alice, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := userLogin(t, ctx, addrA, "bob", "bob-pw")
+	connBob, _, err := login(t, ctx, br.addr, "bob", ticket(t, ctx, bob, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cut.cut() // B's listening connection breaks and cannot come back
+	if err := alice.Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := srvA.RevokeUser("bob"); n < 1 {
+		t.Errorf("RevokeUser at A ended %d sessions", n)
+	}
+	for _, c := range []*pb.Broker{connAlice, connBob} {
+		select {
+		case <-c.Done():
+			t.Fatal("a session at B's broker ended while B could not hear A: the test does not exercise the outage")
+		default:
+		}
+	}
+
+	newCutter(t, u.Host, pgAddr) // B may reconnect
+	waitClosed(t, connAlice, 30*time.Second, "a logout at A while B's listener was down")
+	waitClosed(t, connBob, 30*time.Second, "a revocation of the user at A while B's listener was down")
+}
+
+// pgConn is the test's own connection to the database at dsn.
+func pgConn(t *testing.T, ctx context.Context, dsn string) *pgx.Conn {
+	t.Helper()
+	db, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	return db
+}
+
+// A silent listening connection is checked on every heartbeat and
+// survives it: the same backend answers many of them, and revocations
+// still cross afterwards.
+func TestSQLStateListenerHeartbeat(t *testing.T) {
+	const beat = 20 * time.Millisecond
+	t.Cleanup(authd.SetListenHeartbeat(beat)) // runs after the servers stop
+	dsn := pgtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	addrA, _ := startAuthd(t, authdOpts{state: openState(t, ctx, dsn)})
+	addrB, _ := startAuthd(t, authdOpts{state: openState(t, ctx, dsn)})
+	db := pgConn(t, ctx, dsn)
+
+	type backend struct {
+		query string
+		start time.Time
+	}
+	listeners := func() map[int32]backend {
+		rows, err := db.Query(ctx, `SELECT pid, query, coalesce(query_start, 'epoch') FROM pg_stat_activity
+			WHERE application_name = 'spread authd revocations' AND datname = current_database()`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[int32]backend{}
+		for rows.Next() {
+			var pid int32
+			var b backend
+			if err := rows.Scan(&pid, &b.query, &b.start); err != nil {
+				t.Fatal(err)
+			}
+			out[pid] = b
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	first := listeners()
+	for len(first) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d listening connections, want 2", len(first))
+		}
+		time.Sleep(beat)
+		first = listeners()
+	}
+	// Wait for five heartbeats on each, from the same backends.
+	beats := map[int32]map[time.Time]bool{}
+	for done := 0; done < 2; {
+		if time.Now().After(deadline) {
+			seen := []int{}
+			for pid := range first {
+				seen = append(seen, len(beats[pid]))
+			}
+			t.Fatalf("the listening connections did not check the channel: heartbeats seen %v, want 5 each", seen)
+		}
+		time.Sleep(beat)
+		now := listeners()
+		done = 0
+		for pid := range first {
+			b, ok := now[pid]
+			if !ok || len(now) != 2 {
+				t.Fatalf("a listening connection was replaced: %v, then %v", first, now)
+			}
+			if b.query == "SELECT now()" {
+				if beats[pid] == nil {
+					beats[pid] = map[time.Time]bool{}
+				}
+				beats[pid][b.start] = true
+			}
+			if len(beats[pid]) >= 5 {
+				done++
+			}
+		}
+	}
+
+	br := startBroker(t, addrB, "a", secretA)
+	alice := userLogin(t, ctx, addrA, "alice", alicePW)
+	conn, _, err := login(t, ctx, br.addr, "alice", ticket(t, ctx, alice, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, conn, 5*time.Second, "logout at A after many heartbeats")
+}
+
+// The sweep purges the recorded revocations older than 10 minutes and
+// keeps the younger ones. A record holds the notification's note: no
+// ticket, no password.
+func TestSQLStateRevocationsPurged(t *testing.T) {
+	defer authd.SetSweepInterval(50 * time.Millisecond)()
+	dsn := pgtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st := openState(t, ctx, dsn) // creates the tables
+	db := pgConn(t, ctx, dsn)
+	if _, err := db.Exec(ctx, `INSERT INTO authd_revocations (at, note) VALUES
+		(now() - interval '11 minutes', '{"o":"elsewhere","u":"old"}'),
+		(now() - interval '9 minutes', '{"o":"elsewhere","u":"younger"}')`); err != nil {
+		t.Fatal(err)
+	}
+	addr, srv := startAuthd(t, authdOpts{state: st})
+	br := startBroker(t, addr, "a", secretA)
+	alice := userLogin(t, ctx, addr, "alice", alicePW)
+	tk := ticket(t, ctx, alice, "a")
+	conn, _, err := login(t, ctx, br.addr, "alice", tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, conn, 5*time.Second, "logout")
+	srv.RevokeUser("bob")
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n int
+		if err := db.QueryRow(ctx, `SELECT count(*) FROM authd_revocations WHERE note LIKE '%"old"%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a revocation recorded 11 minutes ago was not purged")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rows, err := db.Query(ctx, `SELECT note FROM authd_revocations ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var users []string
+	for rows.Next() {
+		var note string
+		if err := rows.Scan(&note); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(note, tk) || strings.Contains(note, alicePW) {
+			t.Error("a recorded revocation holds a ticket or a password")
+		}
+		var n struct {
+			User    string `json:"u"`
+			Handle  string `json:"h"`
+			Service string `json:"s"`
+		}
+		if err := json.Unmarshal([]byte(note), &n); err != nil {
+			t.Fatalf("recorded note: %v", err)
+		}
+		if n.User == "alice" && (n.Handle == "" || n.Service != "a") {
+			t.Errorf("alice's logout recorded without its handle or service")
+		}
+		users = append(users, n.User)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"younger", "alice", "bob"}; !slices.Equal(users, want) {
+		t.Errorf("recorded revocations of %v, want %v", users, want)
 	}
 }
