@@ -230,12 +230,7 @@ type server struct {
 }
 
 func startServer(ctx context.Context, name, dir string, argv ...string) (*server, error) {
-	return startServerEnv(ctx, name, dir, nil, argv...)
-}
-
-// startServerEnv is startServer with variables added to the environment.
-func startServerEnv(ctx context.Context, name, dir string, env []string, argv ...string) (*server, error) {
-	p, err := startProc(name, dir, env, argv...)
+	p, err := startProc(name, dir, nil, argv...)
 	if err != nil {
 		return nil, err
 	}

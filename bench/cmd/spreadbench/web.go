@@ -31,10 +31,6 @@ import (
 
 const webPage = "hello "
 
-// pinnedSuffix names the rows measured with each server on a CPU of its
-// own.
-const pinnedSuffix = ", server pinned"
-
 // webRealm gives every user a handler that greets them.
 var webRealm = cred.InterfaceRealmFunc(func(ctx context.Context, id string, mind any, iface cred.Interface) (any, func(), error) {
 	if iface != cred.IHTTPHandler {
@@ -236,25 +232,16 @@ func webLoginWorkers(ctx context.Context, addr string, n int) ([]func() error, f
 
 func runWeb(ctx context.Context, o *options) []*Measurement {
 	var out []*Measurement
-	out = append(out, runWebRequests(ctx, o, false)...)
-	if canPin() {
-		out = append(out, runWebRequests(ctx, o, true)...)
-	}
+	out = append(out, runWebRequests(ctx, o)...)
 	out = append(out, runWebLogins(ctx, o)...)
 	return out
 }
 
 // runWebRequests measures a small handler bare, behind the guard with a
 // valid session, and behind scs's LoadAndSave with its memory store,
-// runs interleaved. pinned puts each server on a CPU of its own
-// (GOMAXPROCS=1) and the load generator on the others (see pin.go).
-func runWebRequests(ctx context.Context, o *options, pinned bool) []*Measurement {
+// runs interleaved.
+func runWebRequests(ctx context.Context, o *options) []*Measurement {
 	names := []string{"web bare handler", "web spread guard", "web scs LoadAndSave", "web bare handler with the guard's headers"}
-	if pinned {
-		for i := range names {
-			names[i] += pinnedSuffix
-		}
-	}
 	kinds := []string{"web-bare", "web-guard", "web-scs", "web-bare-headers"}
 	login := []bool{false, true, true, false}
 	descs := []string{
@@ -266,11 +253,7 @@ func runWebRequests(ctx context.Context, o *options, pinned bool) []*Measurement
 	conns := o.loginConns
 	var ms []*Measurement
 	for i, n := range names {
-		desc := descs[i]
-		if pinned {
-			desc += fmt.Sprintf("; the server alone on CPU %d with GOMAXPROCS=1, the load generator on the other CPUs", serverCPU())
-		}
-		ms = append(ms, &Measurement{Section: "web", Name: n, Params: map[string]any{"desc": desc, "conns": conns, "duration_s": o.duration.Seconds(), "pinned": pinned}})
+		ms = append(ms, &Measurement{Section: "web", Name: n, Params: map[string]any{"desc": descs[i], "conns": conns, "duration_s": o.duration.Seconds()}})
 	}
 	if !o.want(names[0]) && !o.want(names[1]) && !o.want(names[2]) && !o.want(names[3]) {
 		return nil
@@ -281,42 +264,20 @@ func runWebRequests(ctx context.Context, o *options, pinned bool) []*Measurement
 		}
 		return ms
 	}
-	var env []string
-	if pinned {
-		logf("web: bare, guard and scs, interleaved, each server pinned to CPU %d", serverCPU())
-		env = []string{"GOMAXPROCS=1"}
-	} else {
-		logf("web: bare, guard and scs, interleaved")
-	}
+	logf("web: bare, guard and scs, interleaved")
 	var targets []target
 	for i, k := range kinds {
-		prof := k
-		if pinned {
-			prof += "-pinned"
-		}
-		srv, err := startServerEnv(ctx, k+" server", o.benchDir, env, append([]string{o.self, "serve", "-kind", k, "-users", "1000"}, o.profileArgs(prof)...)...)
+		srv, err := startServer(ctx, k+" server", o.benchDir, append([]string{o.self, "serve", "-kind", k, "-users", "1000"}, o.profileArgs(k)...)...)
 		if err != nil {
 			return fail(err)
 		}
 		defer srv.stop()
-		if pinned {
-			if err := pinServer(srv.Pid()); err != nil {
-				return fail(err)
-			}
-		}
 		ws, closeAll, err := webRequestWorkers(login[i])(ctx, srv.addr, conns)
 		if err != nil {
 			return fail(err)
 		}
 		defer closeAll()
 		targets = append(targets, target{srv.Pid(), ws})
-	}
-	if pinned {
-		restore, err := pinHarness()
-		if err != nil {
-			return fail(err)
-		}
-		defer restore()
 	}
 	if err := interleavedUnit(ctx, o, o.duration, ms, targets, "request"); err != nil {
 		return fail(err)
@@ -449,9 +410,6 @@ func webRatios(r *Report) []Ratio {
 	}
 	add("Guard: server CPU per request above the bare handler", r.med("web", "web spread guard", "above_bare_us"), "µs", "<=", 2, "valid session; median of run-by-run differences")
 	add("Guard: server CPU per request above the bare handler sending the same three headers", r.med("web", "web spread guard", "above_headers_us"), "µs", "", 0, "the session check alone; median of run-by-run differences")
-	add("Guard, each server pinned to a CPU of its own: server CPU per request above the bare handler", r.med("web", "web spread guard"+pinnedSuffix, "above_bare_us"), "µs", "<=", 2, "valid session; GOMAXPROCS=1, the load generator on the other CPUs; median of run-by-run differences")
-	add("Guard, pinned: server CPU per request above the bare handler sending the same three headers", r.med("web", "web spread guard"+pinnedSuffix, "above_headers_us"), "µs", "", 0, "the session check alone")
-	add("Guard vs scs, pinned: server CPU per request", r.med("web", "web spread guard"+pinnedSuffix, "cpu_vs_scs"), "x", "<=", 1, "median of run-by-run ratios")
 	add("scs LoadAndSave: server CPU per request above the bare handler", r.med("web", "web scs LoadAndSave", "above_bare_us"), "µs", "", 0, "")
 	add("Guard vs scs: server CPU per request", r.med("web", "web spread guard", "cpu_vs_scs"), "x", "<=", 1, "median of run-by-run ratios")
 	add("Guard vs bare handler: requests/s", r.med("web", "web spread guard", "requests_per_s")/r.med("web", "web bare handler", "requests_per_s"), "x", "", 0, "")

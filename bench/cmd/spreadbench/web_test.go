@@ -5,9 +5,8 @@ import "testing"
 // TestQuickWeb runs the web section in quick mode: the bare handler, the
 // guard with a session, scs and the bare handler sending the guard's
 // headers, interleaved, and web logins against
-// Django's PBKDF2 next to the bare hash; on two CPUs or more, the four
-// request rows again with each server pinned to a CPU of its own; every
-// row measured and the run-by-run comparisons recorded.
+// Django's PBKDF2 next to the bare hash; every row measured and the
+// run-by-run comparisons recorded.
 func TestQuickWeb(t *testing.T) {
 	rep := quickRun(t, "--only", "web")
 	rows := map[string]*Measurement{}
@@ -17,33 +16,24 @@ func TestQuickWeb(t *testing.T) {
 		}
 		rows[m.Name] = m
 	}
-	suffixes := []string{""}
-	if canPin() {
-		suffixes = append(suffixes, pinnedSuffix)
-	}
-	if len(rows) != 2+4*len(suffixes) {
+	if len(rows) != 6 {
 		t.Fatalf("rows: %v", rows)
 	}
-	for _, suffix := range suffixes {
-		for _, n := range []string{"web bare handler", "web spread guard", "web scs LoadAndSave", "web bare handler with the guard's headers"} {
-			m := rows[n+suffix]
-			if m == nil || len(m.Runs) < 3 || !(m.Median["requests_per_s"] > 0) || !(m.Median["server_cpu_us_per_request"] > 0) {
-				t.Fatalf("%s: %+v", n+suffix, m)
-			}
-			if m.Params["pinned"] != (suffix != "") {
-				t.Errorf("%s: pinned %v", n+suffix, m.Params["pinned"])
-			}
+	for _, n := range []string{"web bare handler", "web spread guard", "web scs LoadAndSave", "web bare handler with the guard's headers"} {
+		m := rows[n]
+		if m == nil || len(m.Runs) < 3 || !(m.Median["requests_per_s"] > 0) || !(m.Median["server_cpu_us_per_request"] > 0) {
+			t.Fatalf("%s: %+v", n, m)
 		}
-		for i, r := range rows["web spread guard"+suffix].Runs {
-			if _, ok := r["above_bare_us"]; !ok {
-				t.Errorf("guard%s run %d has no above_bare_us", suffix, i)
-			}
-			if _, ok := r["above_headers_us"]; !ok {
-				t.Errorf("guard%s run %d has no above_headers_us", suffix, i)
-			}
-			if v, ok := r["cpu_vs_scs"]; !ok || !(v > 0) {
-				t.Errorf("guard%s run %d: cpu_vs_scs %v", suffix, i, v)
-			}
+	}
+	for i, r := range rows["web spread guard"].Runs {
+		if _, ok := r["above_bare_us"]; !ok {
+			t.Errorf("guard run %d has no above_bare_us", i)
+		}
+		if _, ok := r["above_headers_us"]; !ok {
+			t.Errorf("guard run %d has no above_headers_us", i)
+		}
+		if v, ok := r["cpu_vs_scs"]; !ok || !(v > 0) {
+			t.Errorf("guard run %d: cpu_vs_scs %v", i, v)
 		}
 	}
 	login := rows["web guard django pbkdf2 login"]
@@ -53,21 +43,17 @@ func TestQuickWeb(t *testing.T) {
 	if !(rows["web bare pbkdf2_sha256 hash"].Median["logins_per_s"] > 0) {
 		t.Fatal("bare hash rate missing")
 	}
-	found, want := 0, 3
-	if canPin() {
-		want = 5
-	}
+	found := 0
 	for _, r := range rep.Ratios {
 		switch r.Name {
-		case "Guard: server CPU per request above the bare handler", "Web logins/s (guard, Django pbkdf2) vs bare hash rate", "Guard vs scs: server CPU per request",
-			"Guard, each server pinned to a CPU of its own: server CPU per request above the bare handler", "Guard vs scs, pinned: server CPU per request":
+		case "Guard: server CPU per request above the bare handler", "Web logins/s (guard, Django pbkdf2) vs bare hash rate", "Guard vs scs: server CPU per request":
 			if r.Met == nil {
 				t.Errorf("%s has no target", r.Name)
 			}
 			found++
 		}
 	}
-	if found != want {
+	if found != 3 {
 		t.Errorf("web ratios: %+v", rep.Ratios)
 	}
 }
