@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -225,6 +226,7 @@ func clusterFanout(ctx context.Context, o *options, srvs []*server, n int, m *Me
 		for i, s := range srvs {
 			cpu0[i] = cpuOf(s.Pid())
 		}
+		busy0, _ := machineBusy()
 		rs := time.Now()
 		for end := rs.Add(o.duration); time.Now().Before(end) || len(lat) < 3; seq++ {
 			d, err := one(seq)
@@ -239,8 +241,18 @@ func clusterFanout(ctx context.Context, o *options, srvs []*server, n int, m *Me
 			sum += c
 			most = max(most, c)
 		}
+		busy1, err := machineBusy()
+		if err != nil {
+			return err
+		}
+		// Every CPU second the machine spent (brokers, NATS, the members
+		// in this process, the kernel), per message: divided by the CPUs,
+		// the shortest fan-out time these CPUs allow.
+		machine := float64((busy1 - busy0).Microseconds()) / float64(len(lat))
 		slices.Sort(lat)
 		m.Runs = append(m.Runs, map[string]float64{
+			"machine_cpu_us_per_message":        machine,
+			"cpu_floor_ms":                      machine / float64(runtime.NumCPU()) / 1000,
 			"messages_per_s":                    float64(len(lat)) / time.Since(rs).Seconds(),
 			"p50_ms":                            percentile(lat, 50) / 1e6,
 			"p99_ms":                            percentile(lat, 99) / 1e6,

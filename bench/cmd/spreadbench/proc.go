@@ -309,3 +309,33 @@ func stopRequests() (sig <-chan os.Signal, stdinEOF <-chan struct{}) {
 	}()
 	return s, eof
 }
+
+// machineBusy returns the CPU time the whole machine has spent busy
+// (every state of /proc/stat's cpu line but idle and iowait), summed
+// over its CPUs.
+func machineBusy() (time.Duration, error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	var ticks int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		if i >= 8 { // guest time is counted in user already
+			break
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %q: %w", v, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks * int64(time.Second) / clkTck), nil
+}
