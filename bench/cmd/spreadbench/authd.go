@@ -160,14 +160,30 @@ func ticketWorkers(ctx context.Context, authdAddr, brokerAddr string, n int, mod
 			ticket string
 			err    error
 		}
+		// One fetcher goroutine per worker fetches the next ticket while
+		// the current one logs in: a goroutine per fetch would start on a
+		// small stack and grow it on every call.
 		next := make(chan fetched, 1)
-		fetch := func() {
-			go func() {
-				t, err := c.Ticket(ctx, "bench")
-				next <- fetched{t, err}
-			}()
-		}
+		want := make(chan struct{}, 1)
+		fetch := func() { want <- struct{}{} }
 		if mode == ticketInHand {
+			stop := make(chan struct{})
+			closers = append(closers, func() { close(stop) })
+			go func() {
+				for {
+					select {
+					case <-want:
+					case <-stop:
+						return
+					}
+					t, err := c.Ticket(ctx, "bench")
+					select {
+					case next <- fetched{t, err}:
+					case <-stop:
+						return
+					}
+				}
+			}()
 			fetch()
 		}
 		ws = append(ws, func() error {
