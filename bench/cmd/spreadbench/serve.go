@@ -85,7 +85,7 @@ var grpcEchoDesc = grpc.ServiceDesc{
 // "LISTENING <port>" once bound and serves until SIGTERM or stdin EOF.
 func serveMain(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
-	kind := fs.String("kind", "echo", "echo | login | django | chat | grpc | netrpc | floor | web-bare | web-bare-headers | web-guard | web-scs | web-django | ticket | ticket-issue")
+	kind := fs.String("kind", "echo", "echo | login | django | chat | grpc | netrpc | floor | web-bare | web-bare-headers | web-guard | web-scs | web-bare-ct | web-guard-ct | web-django | ticket | ticket-issue")
 	users := fs.Int("users", 1000, "users user0..userN-1 (password pw) for login and chat")
 	db := fs.String("db", "", "django: SQLite file (created with one user, bench/benchpass)")
 	readOnly := fs.Bool("readonly", false, "django: Store.ReadOnly (no last_login write)")
@@ -179,7 +179,7 @@ func serveMain(args []string) int {
 		serve = func() error { rs.Accept(ln); return nil }
 	case "floor":
 		serve = func() error { return serveFloor(ln) }
-	case "web-bare", "web-bare-headers", "web-guard", "web-scs", "web-django":
+	case "web-bare", "web-bare-headers", "web-guard", "web-scs", "web-bare-ct", "web-guard-ct", "web-django":
 		serve, err = serveWeb(*kind, ln, *db, *users, quiet)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "serve:", err)

@@ -4,7 +4,8 @@ import "testing"
 
 // TestQuickWeb runs the web section in quick mode: the bare handler, the
 // guard with a session, scs and the bare handler sending the guard's
-// headers, interleaved, and web logins against
+// headers, and a handler setting its Content-Type bare and behind the
+// guard, interleaved, and web logins against
 // Django's PBKDF2 next to the bare hash; every row measured and the
 // run-by-run comparisons recorded.
 func TestQuickWeb(t *testing.T) {
@@ -16,10 +17,11 @@ func TestQuickWeb(t *testing.T) {
 		}
 		rows[m.Name] = m
 	}
-	if len(rows) != 6 {
+	if len(rows) != 8 {
 		t.Fatalf("rows: %v", rows)
 	}
-	for _, n := range []string{"web bare handler", "web spread guard", "web scs LoadAndSave", "web bare handler with the guard's headers"} {
+	for _, n := range []string{"web bare handler", "web spread guard", "web scs LoadAndSave", "web bare handler with the guard's headers",
+		"web bare handler setting Content-Type", "web spread guard, handler setting Content-Type"} {
 		m := rows[n]
 		if m == nil || len(m.Runs) < 3 || !(m.Median["requests_per_s"] > 0) || !(m.Median["server_cpu_us_per_request"] > 0) {
 			t.Fatalf("%s: %+v", n, m)
@@ -34,6 +36,11 @@ func TestQuickWeb(t *testing.T) {
 		}
 		if v, ok := r["cpu_vs_scs"]; !ok || !(v > 0) {
 			t.Errorf("guard run %d: cpu_vs_scs %v", i, v)
+		}
+	}
+	for i, r := range rows["web spread guard, handler setting Content-Type"].Runs {
+		if _, ok := r["above_bare_ct_us"]; !ok {
+			t.Errorf("guard with the Content-Type handler, run %d, has no above_bare_ct_us", i)
 		}
 	}
 	login := rows["web guard django pbkdf2 login"]
