@@ -76,6 +76,7 @@ type Checker struct {
 	byHandle map[string]map[*tracked]bool
 	byUser   map[string]map[*tracked]bool
 	revoked  map[string]time.Time // recently revoked handles
+	pruned   time.Time            // when revoked was last pruned
 	hook     func(user, handle string)
 	connects int // logins at authd so far
 }
@@ -83,7 +84,7 @@ type Checker struct {
 // tracked is one PB connection that logged in with tickets.
 type tracked struct {
 	b       *pb.Broker
-	handles map[string]bool
+	handles map[string]string // handle -> the user it was redeemed for
 	users   map[string]bool
 }
 
@@ -256,6 +257,10 @@ func (c *Checker) onConnect(ctx context.Context, b *pb.Broker, addr string) erro
 		return fmt.Errorf("authd: login answered %T, not an avatar", v)
 	}
 	b.StartProbe(&pb.Probe{Interval: c.cfg.ProbeInterval, Target: avatar, Method: "ping"})
+	// The handles tracked before this connection: the ones whose
+	// logins may have ended while the checker was away. Those redeemed
+	// from now on are checked by no one but revoke().
+	handles := c.trackedHandles()
 	c.cur.Store(avatar)
 	c.mu.Lock()
 	c.connects++
@@ -267,7 +272,94 @@ func (c *Checker) onConnect(ctx context.Context, b *pb.Broker, addr string) erro
 		}
 	})
 	c.log.Info("authd: connected to the authentication server", "addr", addr, "service", c.cfg.Service)
+	if len(handles) > 0 {
+		go c.reconcile(ctx, avatar, addr, handles)
+	}
 	return nil
+}
+
+// reconcileBatch is how many handles one ended() call carries (authd
+// accepts MaxEndedHandles).
+const reconcileBatch = 500
+
+// trackedHandles returns the handles of the sessions tracked now.
+func (c *Checker) trackedHandles() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	hs := make([]string, 0, len(c.byHandle))
+	for h := range c.byHandle {
+		hs = append(hs, h)
+	}
+	return hs
+}
+
+// reconcile asks authd, in batches, which of handles belong to logins
+// that ended while the checker was not connected to it (or connected
+// to another authd process), and closes their sessions. The handles
+// authd did not issue (another process's memory state, an authd
+// restarted with memory state, an upstream's) cannot be judged there:
+// their sessions are kept, and said so once. ctx is the connection's.
+func (c *Checker) reconcile(ctx context.Context, avatar *pb.RemoteReference, addr string, handles []string) {
+	asked, ended, closed, unknown := 0, 0, 0, 0
+	for len(handles) > 0 && ctx.Err() == nil {
+		n := min(len(handles), reconcileBatch)
+		args := make([]any, n)
+		for i, h := range handles[:n] {
+			args[i] = h
+		}
+		handles = handles[n:]
+		cctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+		v, err := avatar.CallRemote(cctx, "ended", args)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("authd: could not check the open ticket sessions with the authentication server; they are kept",
+					"addr", addr, "err", err)
+			}
+			return
+		}
+		e, u, ok := endedAnswer(v)
+		if !ok {
+			c.log.Warn("authd: the authentication server answered ended() with something else than [ended, unknown]; the sessions are kept", "addr", addr)
+			return
+		}
+		asked += n
+		ended += len(e)
+		unknown += len(u)
+		for _, h := range e {
+			closed += c.revokeHandle(h)
+		}
+	}
+	if unknown > 0 {
+		c.log.Warn("authd: some ticket sessions were opened through an authentication server whose state this one does not share "+
+			"(another authd process with memory state, an authd restarted since, or an upstream authd); they are kept",
+			"addr", addr, "sessions", unknown)
+	}
+	c.log.Info("authd: checked the open ticket sessions with the authentication server",
+		"addr", addr, "handles", asked, "ended", ended, "closed", closed, "kept_unknown", unknown)
+}
+
+// endedAnswer parses ended()'s answer: [ended, unknown], lists of str.
+func endedAnswer(v any) (ended, unknown []string, ok bool) {
+	l, ok := v.([]any)
+	if !ok || len(l) != 2 {
+		return nil, nil, false
+	}
+	var out [2][]string
+	for i := range l {
+		items, ok := l[i].([]any)
+		if !ok {
+			return nil, nil, false
+		}
+		for _, x := range items {
+			h, ok := text(x)
+			if !ok {
+				return nil, nil, false
+			}
+			out[i] = append(out[i], h)
+		}
+	}
+	return out[0], out[1], true
 }
 
 // avatar returns the service's avatar at authd, or an unavailable
@@ -420,11 +512,11 @@ func (c *Checker) track(ctx context.Context, user, handle string) {
 	}
 	t := c.conns[b]
 	if t == nil {
-		t = &tracked{b: b, handles: map[string]bool{}, users: map[string]bool{}}
+		t = &tracked{b: b, handles: map[string]string{}, users: map[string]bool{}}
 		c.conns[b] = t
 		context.AfterFunc(b.Context(), func() { c.untrack(t) })
 	}
-	t.handles[handle] = true
+	t.handles[handle] = user
 	t.users[user] = true
 	add(c.byHandle, handle, t)
 	add(c.byUser, user, t)
@@ -471,13 +563,46 @@ func (c *Checker) Sessions() int {
 // of user's ticket sessions when handle is "") by closing their
 // connections.
 func (c *Checker) revoke(user, handle string) int {
+	n, hook := c.closeSessions(user, handle)
+	c.log.Info("authd: sessions revoked by the authentication server", "user", logName(user), "closed", n)
+	if hook != nil {
+		hook(user, handle)
+	}
+	return n
+}
+
+// revokeHandle ends the sessions of a handle whose login authd says
+// has ended (reconciliation).
+func (c *Checker) revokeHandle(handle string) int {
+	c.mu.Lock()
+	user := ""
+	for t := range c.byHandle[handle] {
+		user = t.handles[handle]
+		break
+	}
+	c.mu.Unlock()
+	n, hook := c.closeSessions(user, handle)
+	if hook != nil {
+		hook(user, handle)
+	}
+	return n
+}
+
+// closeSessions closes the connections revoke(user, handle) names, and
+// remembers a revoked handle a while (a login redeemed with it just
+// before is closed when it is tracked). It returns how many it closes,
+// and the revocation hook.
+func (c *Checker) closeSessions(user, handle string) (int, func(user, handle string)) {
 	now := time.Now()
 	var victims []*tracked
 	c.mu.Lock()
 	if handle != "" {
-		for h, at := range c.revoked {
-			if now.Sub(at) > 10*time.Minute {
-				delete(c.revoked, h)
+		if now.Sub(c.pruned) > time.Second {
+			c.pruned = now
+			for h, at := range c.revoked {
+				if now.Sub(at) > 10*time.Minute {
+					delete(c.revoked, h)
+				}
 			}
 		}
 		if len(c.revoked) < 100000 {
@@ -496,11 +621,7 @@ func (c *Checker) revoke(user, handle string) int {
 	for _, t := range victims {
 		go t.b.Close()
 	}
-	c.log.Info("authd: sessions revoked by the authentication server", "user", logName(user), "closed", len(victims))
-	if hook != nil {
-		hook(user, handle)
-	}
-	return len(victims)
+	return len(victims), hook
 }
 
 func (c *Checker) setRevokeHook(f func(user, handle string)) {
