@@ -306,7 +306,7 @@ func (a *serviceAvatar) PerspectiveEnded(ctx context.Context, handles []any) ([]
 		if strings.HasPrefix(h, prefix) {
 			mine = append(mine, h)
 		} else {
-			unknown = append(unknown, h)
+			unknown = append(unknown, h) // a string
 		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, stateTimeout)
@@ -320,6 +320,21 @@ func (a *serviceAvatar) PerspectiveEnded(ctx context.Context, handles []any) ([]
 	for _, h := range mine {
 		if !live[h] {
 			ended = append(ended, h)
+		}
+	}
+	if a.s.cfg.Upstream != nil && len(unknown) > 0 {
+		// Handles an upstream authd issued, passed on by this one.
+		others := make([]string, len(unknown))
+		for i, h := range unknown {
+			others[i] = h.(string)
+		}
+		e, u := a.s.judgeUpstream(ctx, a.svc.Name, others)
+		unknown = unknown[:0]
+		for _, h := range e {
+			ended = append(ended, h)
+		}
+		for _, h := range u {
+			unknown = append(unknown, h)
 		}
 	}
 	a.s.log.Info("authd: a service checked its sessions", "caller", a.svc.Name,

@@ -297,20 +297,29 @@ func (c *Checker) trackedHandles() []string {
 // that ended while the checker was not connected to it (or connected
 // to another authd process), and closes their sessions. The handles
 // authd did not issue (another process's memory state, an authd
-// restarted with memory state, an upstream's) cannot be judged there:
-// their sessions are kept, and said so once. ctx is the connection's.
+// restarted with memory state) cannot be judged there: their sessions
+// are kept, and said so once. While authd answers that it cannot check
+// now (its state store is down), it tries again, with backoff, as long
+// as the connection lasts. ctx is the connection's.
 func (c *Checker) reconcile(ctx context.Context, avatar *pb.RemoteReference, addr string, handles []string) {
 	asked, ended, closed, unknown := 0, 0, 0, 0
+	delay := time.Second
 	for len(handles) > 0 && ctx.Err() == nil {
 		n := min(len(handles), reconcileBatch)
-		args := make([]any, n)
-		for i, h := range handles[:n] {
-			args[i] = h
+		e, u, err := c.askEnded(ctx, avatar, handles[:n])
+		var re *pb.RemoteError
+		if errors.As(err, &re) && re.Check(PyUnavailable) {
+			c.log.Warn("authd: the authentication server cannot check the open ticket sessions now; trying again", "addr", addr, "in", delay)
+			t := time.NewTimer(jitter(delay))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			delay = min(2*delay, 30*time.Second)
+			continue
 		}
-		handles = handles[n:]
-		cctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-		v, err := avatar.CallRemote(cctx, "ended", args)
-		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Warn("authd: could not check the open ticket sessions with the authentication server; they are kept",
@@ -318,11 +327,7 @@ func (c *Checker) reconcile(ctx context.Context, avatar *pb.RemoteReference, add
 			}
 			return
 		}
-		e, u, ok := endedAnswer(v)
-		if !ok {
-			c.log.Warn("authd: the authentication server answered ended() with something else than [ended, unknown]; the sessions are kept", "addr", addr)
-			return
-		}
+		handles = handles[n:]
 		asked += n
 		ended += len(e)
 		unknown += len(u)
@@ -330,13 +335,41 @@ func (c *Checker) reconcile(ctx context.Context, avatar *pb.RemoteReference, add
 			closed += c.revokeHandle(h)
 		}
 	}
+	if ctx.Err() != nil {
+		return
+	}
 	if unknown > 0 {
 		c.log.Warn("authd: some ticket sessions were opened through an authentication server whose state this one does not share "+
-			"(another authd process with memory state, an authd restarted since, or an upstream authd); they are kept",
+			"(another authd process with memory state, or an authd restarted since); they are kept",
 			"addr", addr, "sessions", unknown)
 	}
 	c.log.Info("authd: checked the open ticket sessions with the authentication server",
 		"addr", addr, "handles", asked, "ended", ended, "closed", closed, "kept_unknown", unknown)
+}
+
+// askEnded calls ended(handles) on avatar (the current connection's
+// when nil): at most MaxEndedHandles.
+func (c *Checker) askEnded(ctx context.Context, avatar *pb.RemoteReference, handles []string) (ended, unknown []string, err error) {
+	if avatar == nil {
+		if avatar, err = c.avatar(); err != nil {
+			return nil, nil, err
+		}
+	}
+	args := make([]any, len(handles))
+	for i, h := range handles {
+		args[i] = h
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	v, err := avatar.CallRemote(cctx, "ended", args)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, u, ok := endedAnswer(v)
+	if !ok {
+		return nil, nil, errors.New("authd: ended answered something else than [ended, unknown]")
+	}
+	return e, u, nil
 }
 
 // endedAnswer parses ended()'s answer: [ended, unknown], lists of str.

@@ -344,3 +344,60 @@ func TestEndedHostile(t *testing.T) {
 		t.Errorf("after logout: ended = %v, %v; want the handle", e, err)
 	}
 }
+
+// Brokers behind a regional authd hold the central authd's handles:
+// the regional answers ended() for them (asking the central while it
+// has heard nothing), so that an instance away from the regional during
+// a logout at the central closes the session when it is back.
+func TestReconcileThroughRegional(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	centralAddr, _ := startAuthd(t, authdOpts{})
+	up, err := authd.NewChecker(&authd.CheckerConfig{Addr: centralAddr, Service: "regional", Secret: secretRG, Logger: quiet,
+		MinDelay: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	if err := up.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	regionalAddr, _ := startAuthd(t, authdOpts{upstream: up})
+	br1 := startBroker(t, regionalAddr, "a", secretA)
+	cut := newCutter(t, "127.0.0.1:0", regionalAddr)
+	cutAddr := cut.ln.Addr().String()
+	var lb logBuf
+	br2 := startBrokerLog(t, cutAddr, "a", secretA, lb.logger())
+
+	cc := userLogin(t, ctx, centralAddr, "alice", alicePW)
+	conn1, _, err := login(t, ctx, br1.addr, "alice", ticket(t, ctx, cc, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn2, av2, err := login(t, ctx, br2.addr, "alice", ticket(t, ctx, cc, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// While the login lasts, a reconnection keeps the session: the
+	// regional asks the central, which says it is live.
+	cut.cut()
+	waitDisconnected(t, br2.checker)
+	cut = newCutter(t, cutAddr, regionalAddr)
+	lb.wait(t, 5*time.Second, checkedMsg, "handles=1", "ended=0", "kept_unknown=0")
+	alive(t, ctx, conn2, av2, "a live central login after a reconnection")
+
+	cut.cut()
+	waitDisconnected(t, br2.checker)
+	if err := cc.Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, conn1, 2*time.Second, "central logout, at the connected instance")
+	select {
+	case <-conn2.Done():
+		t.Fatal("the away instance's session ended while it was away: the test does not exercise the outage")
+	default:
+	}
+	newCutter(t, cutAddr, regionalAddr)
+	waitClosed(t, conn2, 5*time.Second, "central logout, at the instance that was away from the regional authd")
+	lb.wait(t, 5*time.Second, checkedMsg, "handles=1", "ended=1", "closed=1")
+}
