@@ -401,3 +401,51 @@ func TestReconcileThroughRegional(t *testing.T) {
 	waitClosed(t, conn2, 5*time.Second, "central logout, at the instance that was away from the regional authd")
 	lb.wait(t, 5*time.Second, checkedMsg, "handles=1", "ended=1", "closed=1")
 }
+
+// A broker holding more handles than one ended() call carries asks in
+// batches, and hears of every one.
+func TestReconcileBatches(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	authdAddr, srv := startAuthd(t, authdOpts{})
+	startBroker(t, authdAddr, "a", secretA) // a connected instance: no revocation waits for the service
+	cut := newCutter(t, "127.0.0.1:0", authdAddr)
+	cutAddr := cut.ln.Addr().String()
+	var lb logBuf
+	br := startBrokerLog(t, cutAddr, "a", secretA, lb.logger())
+
+	// 501 logins of alice at authd, each with a ticket redeemed on one
+	// connection to the broker: 501 handles.
+	const n = 501
+	ub, err := pb.Dial(ctx, authdAddr, &pb.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ub.Close()
+	conn, err := pb.Dial(ctx, br.addr, &pb.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := range n {
+		av, err := ub.Login(ctx, &cred.UsernamePassword{Username: "alice", Password: []byte(alicePW)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk, err := av.CallRemote(ctx, "ticket", "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Login(ctx, &cred.UsernamePassword{Username: "alice", Password: []byte(tk.(string))}, nil); err != nil {
+			t.Fatalf("login %d at the broker: %v", i, err)
+		}
+	}
+	cut.cut()
+	waitDisconnected(t, br.checker)
+	if got := srv.RevokeUser("alice"); got != n {
+		t.Fatalf("RevokeUser ended %d sessions, want %d", got, n)
+	}
+	newCutter(t, cutAddr, authdAddr)
+	waitClosed(t, conn, 10*time.Second, "501 logins ended while the broker was away")
+	lb.wait(t, 5*time.Second, checkedMsg, fmt.Sprintf("handles=%d ended=%d", n, n))
+}
