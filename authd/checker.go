@@ -61,6 +61,14 @@ type CheckerConfig struct {
 // which runs the realm's logout. Only PB logins are tracked (the checker
 // finds the connection with pb.CallBroker); a login checked outside PB,
 // a web form for example, is checked but not revoked.
+//
+// Each time it logs in at authd, the checker asks authd (ended, in
+// batches) which of the sessions it tracked before have ended, so that
+// revocations sent while it was away, or to another authd process, or
+// while only another instance of the service was connected, still close
+// their sessions. Sessions whose handles another authd state issued
+// (another process with memory state, an authd restarted since) are kept
+// and logged: authd cannot judge them.
 type Checker struct {
 	cfg   CheckerConfig
 	addrs []string

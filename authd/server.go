@@ -20,7 +20,9 @@ const (
 	// revokeTimeout bounds one revoke call to a broker's mind.
 	revokeTimeout = 5 * time.Second
 	// maxPending caps the revocations kept for services that are not
-	// connected.
+	// connected. Spread's checkers do not depend on them (they ask
+	// ended() when they log in); brokers that only answer revoke(), the
+	// Python example's, do.
 	maxPending = 10000
 )
 
