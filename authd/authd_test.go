@@ -45,7 +45,12 @@ func service(t testing.TB, name string, secret []byte, opts ...string) *authd.Se
 
 func listen(t testing.TB, cfg *pb.Config) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return listenOn(t, "127.0.0.1:0", cfg)
+}
+
+func listenOn(t testing.TB, addr string, cfg *pb.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +65,7 @@ type authdOpts struct {
 	upstream              *authd.Checker
 	users                 cred.Checker
 	state                 *authd.SQLState
+	addr                  string // where to listen; "" picks a port
 }
 
 // startAuthd serves an authd with alice and bob, and services a, b, the
@@ -84,6 +90,9 @@ func startAuthd(t testing.TB, o authdOpts) (string, *authd.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	if o.addr != "" {
+		return listenOn(t, o.addr, &pb.Config{Portal: s.Portal(), Logger: quiet}), s
+	}
 	return listen(t, &pb.Config{Portal: s.Portal(), Logger: quiet}), s
 }
 
@@ -104,7 +113,13 @@ func (a *avatar) PerspectiveWho() string { return a.id }
 
 func startBroker(t testing.TB, authdAddr, name string, secret []byte) *broker {
 	t.Helper()
-	c, err := authd.NewChecker(&authd.CheckerConfig{Addr: authdAddr, Service: name, Secret: secret, Logger: quiet,
+	return startBrokerLog(t, authdAddr, name, secret, quiet)
+}
+
+// startBrokerLog starts a test broker whose checker logs to log.
+func startBrokerLog(t testing.TB, authdAddr, name string, secret []byte, log *slog.Logger) *broker {
+	t.Helper()
+	c, err := authd.NewChecker(&authd.CheckerConfig{Addr: authdAddr, Service: name, Secret: secret, Logger: log,
 		MinDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/md5"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/pb"
@@ -13,6 +15,10 @@ import (
 const (
 	maxChallengeLen = 64
 	maxTicketLen    = 256
+	// MaxEndedHandles is the most handles one ended() call may ask
+	// about. A list of them (of at most 128 characters each) stays far
+	// below PB's limits on a message.
+	MaxEndedHandles = 1000
 )
 
 // userAvatar is a user's login at authd.
@@ -60,6 +66,7 @@ func (a *userAvatar) PerspectiveLogout(ctx context.Context) {
 //	checkPassword(user, password)                 -> avatarID   (proxy)
 //	revokeUser(user)                              -> int        (admin)
 //	ping()                                        -> None       (liveness)
+//	ended(handles)                                -> [ended, unknown]
 type serviceAvatar struct {
 	pb.Avatar
 	s   *Server
@@ -270,4 +277,67 @@ func (a *serviceAvatar) PerspectiveRevokeUser(ctx context.Context, user string) 
 	}
 	a.s.log.Info("authd: revocation requested", "user", logName(user), "by", a.svc.Name)
 	return a.s.RevokeUser(user), nil
+}
+
+// PerspectiveEnded tells a service which of the revocation handles it
+// holds belong to logins that have ended, so that a broker that was not
+// connected when they ended (or connected to another authd process)
+// closes their sessions when it (re)connects.
+//
+// It answers [ended, unknown]: the handles this authd's state issued
+// whose login has ended (or that were never given to the caller), and
+// the handles it did not issue and so cannot judge (another process's
+// memory, an authd restarted with memory state, an upstream authd's).
+// A broker closes the sessions of the ended ones and keeps the others.
+// With the SQL state the answer comes from the database, so any
+// process sharing it answers alike. At most MaxEndedHandles per call.
+func (a *serviceAvatar) PerspectiveEnded(ctx context.Context, handles []any) ([]any, error) {
+	if len(handles) > MaxEndedHandles {
+		return nil, pb.ValueError(fmt.Sprintf("authd: ended: at most %d handles per call, got %d", MaxEndedHandles, len(handles)))
+	}
+	prefix := handlePrefix(a.s.store.id())
+	var mine []string
+	unknown := []any{}
+	for i, v := range handles {
+		h, ok := text(v)
+		if !ok || h == "" || len(h) > maxHandleLen {
+			return nil, pb.ValueError(fmt.Sprintf("authd: ended: handle %d is not a str of 1 to %d characters", i, maxHandleLen))
+		}
+		if strings.HasPrefix(h, prefix) {
+			mine = append(mine, h)
+		} else {
+			unknown = append(unknown, h) // a string
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, stateTimeout)
+	defer cancel()
+	live, err := a.s.store.liveHandles(sctx, a.svc.Name, mine)
+	if err != nil {
+		a.s.log.Error("authd: checking a service's sessions: the state store is unavailable", "caller", a.svc.Name, "err", err)
+		return nil, errStateDown
+	}
+	ended := []any{}
+	for _, h := range mine {
+		if !live[h] {
+			ended = append(ended, h)
+		}
+	}
+	if a.s.cfg.Upstream != nil && len(unknown) > 0 {
+		// Handles an upstream authd issued, passed on by this one.
+		others := make([]string, len(unknown))
+		for i, h := range unknown {
+			others[i] = h.(string)
+		}
+		e, u := a.s.judgeUpstream(ctx, a.svc.Name, others)
+		unknown = unknown[:0]
+		for _, h := range e {
+			ended = append(ended, h)
+		}
+		for _, h := range u {
+			unknown = append(unknown, h)
+		}
+	}
+	a.s.log.Info("authd: a service checked its sessions", "caller", a.svc.Name,
+		"asked", len(handles), "ended", len(ended), "unknown", len(unknown))
+	return []any{ended, unknown}, nil
 }

@@ -61,6 +61,14 @@ type CheckerConfig struct {
 // which runs the realm's logout. Only PB logins are tracked (the checker
 // finds the connection with pb.CallBroker); a login checked outside PB,
 // a web form for example, is checked but not revoked.
+//
+// Each time it logs in at authd, the checker asks authd (ended, in
+// batches) which of the sessions it tracked before have ended, so that
+// revocations sent while it was away, or to another authd process, or
+// while only another instance of the service was connected, still close
+// their sessions. Sessions whose handles another authd state issued
+// (another process with memory state, an authd restarted since) are kept
+// and logged: authd cannot judge them.
 type Checker struct {
 	cfg   CheckerConfig
 	addrs []string
@@ -76,6 +84,7 @@ type Checker struct {
 	byHandle map[string]map[*tracked]bool
 	byUser   map[string]map[*tracked]bool
 	revoked  map[string]time.Time // recently revoked handles
+	pruned   time.Time            // when revoked was last pruned
 	hook     func(user, handle string)
 	connects int // logins at authd so far
 }
@@ -83,7 +92,7 @@ type Checker struct {
 // tracked is one PB connection that logged in with tickets.
 type tracked struct {
 	b       *pb.Broker
-	handles map[string]bool
+	handles map[string]string // handle -> the user it was redeemed for
 	users   map[string]bool
 }
 
@@ -256,6 +265,10 @@ func (c *Checker) onConnect(ctx context.Context, b *pb.Broker, addr string) erro
 		return fmt.Errorf("authd: login answered %T, not an avatar", v)
 	}
 	b.StartProbe(&pb.Probe{Interval: c.cfg.ProbeInterval, Target: avatar, Method: "ping"})
+	// The handles tracked before this connection: the ones whose
+	// logins may have ended while the checker was away. Those redeemed
+	// from now on are checked by no one but revoke().
+	handles := c.trackedHandles()
 	c.cur.Store(avatar)
 	c.mu.Lock()
 	c.connects++
@@ -267,7 +280,127 @@ func (c *Checker) onConnect(ctx context.Context, b *pb.Broker, addr string) erro
 		}
 	})
 	c.log.Info("authd: connected to the authentication server", "addr", addr, "service", c.cfg.Service)
+	if len(handles) > 0 {
+		go c.reconcile(ctx, avatar, addr, handles)
+	}
 	return nil
+}
+
+// reconcileBatch is how many handles one ended() call carries (authd
+// accepts MaxEndedHandles).
+const reconcileBatch = 500
+
+// trackedHandles returns the handles of the sessions tracked now.
+func (c *Checker) trackedHandles() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	hs := make([]string, 0, len(c.byHandle))
+	for h := range c.byHandle {
+		hs = append(hs, h)
+	}
+	return hs
+}
+
+// reconcile asks authd, in batches, which of handles belong to logins
+// that ended while the checker was not connected to it (or connected
+// to another authd process), and closes their sessions. The handles
+// authd did not issue (another process's memory state, an authd
+// restarted with memory state) cannot be judged there: their sessions
+// are kept, and said so once. While authd answers that it cannot check
+// now (its state store is down), it tries again, with backoff, as long
+// as the connection lasts. ctx is the connection's.
+func (c *Checker) reconcile(ctx context.Context, avatar *pb.RemoteReference, addr string, handles []string) {
+	asked, ended, closed, unknown := 0, 0, 0, 0
+	delay := time.Second
+	for len(handles) > 0 && ctx.Err() == nil {
+		n := min(len(handles), reconcileBatch)
+		e, u, err := c.askEnded(ctx, avatar, handles[:n])
+		var re *pb.RemoteError
+		if errors.As(err, &re) && re.Check(PyUnavailable) {
+			c.log.Warn("authd: the authentication server cannot check the open ticket sessions now; trying again", "addr", addr, "in", delay)
+			t := time.NewTimer(jitter(delay))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			delay = min(2*delay, 30*time.Second)
+			continue
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("authd: could not check the open ticket sessions with the authentication server; they are kept",
+					"addr", addr, "err", err)
+			}
+			return
+		}
+		handles = handles[n:]
+		asked += n
+		ended += len(e)
+		unknown += len(u)
+		for _, h := range e {
+			closed += c.revokeHandle(h)
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	if unknown > 0 {
+		c.log.Warn("authd: some ticket sessions were opened through an authentication server whose state this one does not share "+
+			"(another authd process with memory state, or an authd restarted since); they are kept",
+			"addr", addr, "sessions", unknown)
+	}
+	c.log.Info("authd: checked the open ticket sessions with the authentication server",
+		"addr", addr, "handles", asked, "ended", ended, "closed", closed, "kept_unknown", unknown)
+}
+
+// askEnded calls ended(handles) on avatar (the current connection's
+// when nil): at most MaxEndedHandles.
+func (c *Checker) askEnded(ctx context.Context, avatar *pb.RemoteReference, handles []string) (ended, unknown []string, err error) {
+	if avatar == nil {
+		if avatar, err = c.avatar(); err != nil {
+			return nil, nil, err
+		}
+	}
+	args := make([]any, len(handles))
+	for i, h := range handles {
+		args[i] = h
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	v, err := avatar.CallRemote(cctx, "ended", args)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, u, ok := endedAnswer(v)
+	if !ok {
+		return nil, nil, errors.New("authd: ended answered something else than [ended, unknown]")
+	}
+	return e, u, nil
+}
+
+// endedAnswer parses ended()'s answer: [ended, unknown], lists of str.
+func endedAnswer(v any) (ended, unknown []string, ok bool) {
+	l, ok := v.([]any)
+	if !ok || len(l) != 2 {
+		return nil, nil, false
+	}
+	var out [2][]string
+	for i := range l {
+		items, ok := l[i].([]any)
+		if !ok {
+			return nil, nil, false
+		}
+		for _, x := range items {
+			h, ok := text(x)
+			if !ok {
+				return nil, nil, false
+			}
+			out[i] = append(out[i], h)
+		}
+	}
+	return out[0], out[1], true
 }
 
 // avatar returns the service's avatar at authd, or an unavailable
@@ -420,11 +553,11 @@ func (c *Checker) track(ctx context.Context, user, handle string) {
 	}
 	t := c.conns[b]
 	if t == nil {
-		t = &tracked{b: b, handles: map[string]bool{}, users: map[string]bool{}}
+		t = &tracked{b: b, handles: map[string]string{}, users: map[string]bool{}}
 		c.conns[b] = t
 		context.AfterFunc(b.Context(), func() { c.untrack(t) })
 	}
-	t.handles[handle] = true
+	t.handles[handle] = user
 	t.users[user] = true
 	add(c.byHandle, handle, t)
 	add(c.byUser, user, t)
@@ -471,13 +604,46 @@ func (c *Checker) Sessions() int {
 // of user's ticket sessions when handle is "") by closing their
 // connections.
 func (c *Checker) revoke(user, handle string) int {
+	n, hook := c.closeSessions(user, handle)
+	c.log.Info("authd: sessions revoked by the authentication server", "user", logName(user), "closed", n)
+	if hook != nil {
+		hook(user, handle)
+	}
+	return n
+}
+
+// revokeHandle ends the sessions of a handle whose login authd says
+// has ended (reconciliation).
+func (c *Checker) revokeHandle(handle string) int {
+	c.mu.Lock()
+	user := ""
+	for t := range c.byHandle[handle] {
+		user = t.handles[handle]
+		break
+	}
+	c.mu.Unlock()
+	n, hook := c.closeSessions(user, handle)
+	if hook != nil {
+		hook(user, handle)
+	}
+	return n
+}
+
+// closeSessions closes the connections revoke(user, handle) names, and
+// remembers a revoked handle a while (a login redeemed with it just
+// before is closed when it is tracked). It returns how many it closes,
+// and the revocation hook.
+func (c *Checker) closeSessions(user, handle string) (int, func(user, handle string)) {
 	now := time.Now()
 	var victims []*tracked
 	c.mu.Lock()
 	if handle != "" {
-		for h, at := range c.revoked {
-			if now.Sub(at) > 10*time.Minute {
-				delete(c.revoked, h)
+		if now.Sub(c.pruned) > time.Second {
+			c.pruned = now
+			for h, at := range c.revoked {
+				if now.Sub(at) > 10*time.Minute {
+					delete(c.revoked, h)
+				}
 			}
 		}
 		if len(c.revoked) < 100000 {
@@ -496,11 +662,7 @@ func (c *Checker) revoke(user, handle string) int {
 	for _, t := range victims {
 		go t.b.Close()
 	}
-	c.log.Info("authd: sessions revoked by the authentication server", "user", logName(user), "closed", len(victims))
-	if hook != nil {
-		hook(user, handle)
-	}
-	return len(victims)
+	return len(victims), hook
 }
 
 func (c *Checker) setRevokeHook(f func(user, handle string)) {

@@ -40,6 +40,18 @@
 // one of that login's tickets. The [Checker] then closes the PB
 // connections of those sessions, which runs the realm's logout.
 //
+// A broker can miss such a call: it was not connected (authd keeps the
+// revocations of a service none of whose minds is connected, in memory,
+// for its next login there), another instance of the service was, or it
+// comes back to another authd process. So each time a [Checker] logs in
+// at authd it reconciles: it asks ended(handles) about the sessions it
+// tracked before, in batches, and closes those whose login has ended.
+// A handle starts with the id of the state that issued it (random per
+// process with memory state, one per database with [SQLState]); authd
+// judges only its own state's handles and answers the others as
+// unknown, which the checker keeps (and logs), so that an authd that
+// never knew a session never ends it. docs/authd.md 4.1 has the rules.
+//
 // # Outages
 //
 // When authd cannot be reached, a Checker answers at once with a

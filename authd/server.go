@@ -20,7 +20,9 @@ const (
 	// revokeTimeout bounds one revoke call to a broker's mind.
 	revokeTimeout = 5 * time.Second
 	// maxPending caps the revocations kept for services that are not
-	// connected.
+	// connected. Spread's checkers do not depend on them (they ask
+	// ended() when they log in); brokers that only answer revoke(), the
+	// Python example's, do.
 	maxPending = 10000
 )
 
@@ -381,6 +383,7 @@ func (s *Server) dropMind(service string, m *pb.RemoteReference) {
 type upEntry struct {
 	services map[string]bool
 	until    time.Time
+	ended    bool // the upstream revoked it: kept, so that ended() can say so
 }
 
 // maxUpstreamHandles bounds the upstream handles remembered; beyond it,
@@ -406,7 +409,40 @@ func (s *Server) rememberUpstream(handle, service string) {
 		s.up[handle] = e
 	}
 	e.services[service] = true
-	e.until = now.Add(s.cfg.SessionTTL)
+	if !e.ended {
+		e.until = now.Add(s.cfg.SessionTTL)
+	}
+}
+
+// judgeUpstream sorts the handles (none issued by this authd's state)
+// that caller asks ended() about: those an upstream issued and revoked
+// are ended; those it issued and did not revoke here, the upstream is
+// asked about (with this authd's service there, which it gave them
+// to); the others are unknown.
+func (s *Server) judgeUpstream(ctx context.Context, caller string, handles []string) (ended, unknown []string) {
+	var ask []string
+	s.mu.Lock()
+	for _, h := range handles {
+		e := s.up[h]
+		switch {
+		case e == nil || !e.services[caller]:
+			unknown = append(unknown, h)
+		case e.ended:
+			ended = append(ended, h)
+		default:
+			ask = append(ask, h)
+		}
+	}
+	s.mu.Unlock()
+	if len(ask) == 0 {
+		return ended, unknown
+	}
+	e, u, err := s.cfg.Upstream.askEnded(ctx, nil, ask)
+	if err != nil {
+		s.log.Warn("authd: could not ask the upstream authentication server which sessions ended; they are kept", "caller", caller, "err", err)
+		return ended, append(unknown, ask...)
+	}
+	return append(ended, e...), append(unknown, u...)
 }
 
 // upstreamRevoked is the upstream's revoke(user, handle): a handle goes
@@ -419,12 +455,20 @@ func (s *Server) upstreamRevoked(user, handle string) {
 	}
 	s.mu.Lock()
 	e := s.up[handle]
-	delete(s.up, handle)
-	s.mu.Unlock()
-	if e == nil {
+	if e == nil || e.ended {
+		s.mu.Unlock()
 		return
 	}
+	// Kept a session lifetime, so that a service that was away learns
+	// from ended() that the handle's login is over.
+	e.ended = true
+	e.until = time.Now().Add(s.cfg.SessionTTL)
+	services := make([]string, 0, len(e.services))
 	for service := range e.services {
+		services = append(services, service)
+	}
+	s.mu.Unlock()
+	for _, service := range services {
 		s.notify(service, user, handle, time.Now().Add(s.cfg.SessionTTL))
 	}
 }

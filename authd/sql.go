@@ -64,10 +64,11 @@ const maxLiveTickets = maxSessionsPerUser * maxTicketsPerSession
 // query has a 5 s timeout; a failed query answers "cannot check now",
 // never a refusal.
 type SQLState struct {
-	pool   *pgxpool.Pool
-	dsn    string
-	origin string    // this process's id in notifications
-	opened time.Time // the database's clock when the store was opened
+	pool    *pgxpool.Pool
+	dsn     string
+	origin  string    // this process's id in notifications
+	stateID string    // the database's state id (authd_meta), the prefix of its handles
+	opened  time.Time // the database's clock when the store was opened
 
 	listening atomic.Bool // the revocation channel is up
 }
@@ -125,6 +126,9 @@ CREATE TABLE IF NOT EXISTS authd_revocations (
 	at timestamptz NOT NULL DEFAULT now(),
 	note text NOT NULL);
 CREATE INDEX IF NOT EXISTS authd_revocations_at ON authd_revocations (at);
+CREATE TABLE IF NOT EXISTS authd_meta (
+	name text PRIMARY KEY,
+	value text NOT NULL);
 `
 
 // schema creates the tables, one process at a time, and notes the
@@ -135,6 +139,14 @@ func (st *SQLState) schema(ctx context.Context) error {
 			return err
 		}
 		if _, err := tx.Exec(ctx, schemaSQL); err != nil {
+			return err
+		}
+		// The state's id, made by the first process: every handle
+		// issued from this database starts with it.
+		if _, err := tx.Exec(ctx, `INSERT INTO authd_meta (name, value) VALUES ('state', $1) ON CONFLICT DO NOTHING`, newStateID()); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT value FROM authd_meta WHERE name = 'state'`).Scan(&st.stateID); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, `SELECT now()`).Scan(&st.opened)
@@ -266,7 +278,7 @@ func (st *SQLState) handle(ctx context.Context, s *session, service, caller stri
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO authd_handles (session, service, handle) VALUES ($1, $2, $3)
 			ON CONFLICT (session, service) DO UPDATE SET handle = authd_handles.handle RETURNING handle`,
-			s.id, service, newHandle()).Scan(&h); err != nil {
+			s.id, service, newStateHandle(st.stateID)).Scan(&h); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO authd_notices (session, caller, handle) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, s.id, caller, h)
@@ -366,6 +378,31 @@ func (st *SQLState) counts(ctx context.Context) (sessions, tickets int, err erro
 }
 
 func (st *SQLState) close() {}
+
+func (st *SQLState) id() string { return st.stateID }
+
+// liveHandles answers from the database, so that every process sharing
+// it answers alike.
+func (st *SQLState) liveHandles(ctx context.Context, caller string, handles []string) (map[string]bool, error) {
+	live := map[string]bool{}
+	if len(handles) == 0 {
+		return live, nil
+	}
+	rows, err := st.pool.Query(ctx, `SELECT n.handle FROM authd_notices n JOIN authd_sessions s ON s.id = n.session
+		WHERE n.caller = $1 AND n.handle = ANY($2) AND s.expires > now()`, caller, handles)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		live[h] = true
+	}
+	return live, rows.Err()
+}
 
 var _ stateStore = (*SQLState)(nil)
 

@@ -2,6 +2,7 @@ package authd
 
 import (
 	"context"
+	"encoding/hex"
 	"time"
 )
 
@@ -36,7 +37,35 @@ type stateStore interface {
 	sweep(ctx context.Context) ([]*session, error)
 	// counts returns the live sessions and tickets.
 	counts(ctx context.Context) (sessions, tickets int, err error)
+	// id is the state's id: the prefix of every handle it issues
+	// (handlePrefix). A memory store has a random one; the SQL store
+	// keeps one in the database, so that every process sharing it has
+	// the same.
+	id() string
+	// liveHandles returns which of handles (all issued by this state)
+	// belong to a live session and were given to caller.
+	liveHandles(ctx context.Context, caller string, handles []string) (map[string]bool, error)
 	close()
 }
 
 var _ stateStore = (*memStore)(nil)
+
+// Revocation handles are the issuing state's id, a dot, and 128
+// random bits in hex. The id lets authd tell a handle it issued (which
+// it can judge: live, or ended) from one it did not (another process's
+// memory, an authd restarted with memory state, an upstream authd,
+// a handle from before handles carried an id), which it cannot.
+const (
+	stateIDLen = 16 // hex characters: 64 random bits
+	// maxHandleLen bounds a handle a service sends back.
+	maxHandleLen = 128
+)
+
+// newStateID returns a random state id.
+func newStateID() string { return hex.EncodeToString(randomBytes(stateIDLen / 2)) }
+
+// handlePrefix is what the handles of the state with id start with.
+func handlePrefix(id string) string { return id + "." }
+
+// newStateHandle returns a new revocation handle of the state id.
+func newStateHandle(id string) string { return handlePrefix(id) + newHandle() }

@@ -73,17 +73,21 @@ type ticketKey struct{ user, service string }
 // memStore holds sessions and tickets in memory: the state of one
 // authd process. Its methods take the lock; none calls out, none fails.
 type memStore struct {
+	stateID  string // random: no other store, nor this process after a restart, has it
 	mu       sync.Mutex
 	byHash   map[[sha256.Size]byte]*ticket
 	byUser   map[ticketKey]map[*ticket]bool
 	sessions map[string]map[*session]bool // by user
+	byHandle map[string]*session          // the sessions kept, by their handles
 }
 
 func newMemStore() *memStore {
 	return &memStore{
+		stateID:  newStateID(),
 		byHash:   map[[sha256.Size]byte]*ticket{},
 		byUser:   map[ticketKey]map[*ticket]bool{},
 		sessions: map[string]map[*session]bool{},
+		byHandle: map[string]*session{},
 	}
 }
 
@@ -124,6 +128,7 @@ func (st *memStore) addSession(_ context.Context, user string, ttl time.Duration
 				oldest.timer.Stop()
 			}
 			delete(m, oldest)
+			st.forgetHandlesLocked(oldest)
 		}
 	}
 	m[s] = true
@@ -236,8 +241,9 @@ func (st *memStore) handle(_ context.Context, s *session, service, caller string
 	}
 	h := s.handles[service]
 	if h == "" {
-		h = newHandle()
+		h = newStateHandle(st.stateID)
 		s.handles[service] = h
+		st.byHandle[h] = s
 	}
 	s.notify[notice{caller, h}] = true
 	return h, nil
@@ -288,6 +294,32 @@ func (st *memStore) forgetLocked(s *session) {
 			delete(st.sessions, s.user)
 		}
 	}
+	st.forgetHandlesLocked(s)
+}
+
+func (st *memStore) forgetHandlesLocked(s *session) {
+	for _, h := range s.handles {
+		if st.byHandle[h] == s {
+			delete(st.byHandle, h)
+		}
+	}
+}
+
+func (st *memStore) id() string { return st.stateID }
+
+// liveHandles returns which of handles belong to a live session and
+// were given to caller.
+func (st *memStore) liveHandles(_ context.Context, caller string, handles []string) (map[string]bool, error) {
+	now := time.Now()
+	live := map[string]bool{}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, h := range handles {
+		if s := st.byHandle[h]; s != nil && !s.ended && now.Before(s.expires) && s.notify[notice{caller, h}] {
+			live[h] = true
+		}
+	}
+	return live, nil
 }
 
 // userSessions returns the live sessions of user.
