@@ -551,21 +551,29 @@ func TestTicketGuessingThrottled(t *testing.T) {
 	}
 }
 
-// broker -> regional authd -> central authd.
-func TestChain(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	centralAddr, central := startAuthd(t, authdOpts{})
+// startChain starts a central authd and a regional one that passes
+// its users' logins on to it as the proxy service "regional".
+func startChain(t *testing.T, ctx context.Context) (centralAddr string, central *authd.Server, regionalAddr string) {
+	t.Helper()
+	centralAddr, central = startAuthd(t, authdOpts{})
 	up, err := authd.NewChecker(&authd.CheckerConfig{Addr: centralAddr, Service: "regional", Secret: secretRG, Logger: quiet,
 		MinDelay: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer up.Close()
+	t.Cleanup(func() { up.Close() })
 	if err := up.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}
-	regionalAddr, _ := startAuthd(t, authdOpts{upstream: up})
+	regionalAddr, _ = startAuthd(t, authdOpts{upstream: up})
+	return centralAddr, central, regionalAddr
+}
+
+// broker -> regional authd -> central authd.
+func TestChain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	centralAddr, central, regionalAddr := startChain(t, ctx)
 	a := startBroker(t, regionalAddr, "a", secretA)
 
 	// A user of the central authd logs in at the regional one.

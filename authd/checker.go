@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	mrand "math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -294,11 +296,7 @@ const reconcileBatch = 500
 func (c *Checker) trackedHandles() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	hs := make([]string, 0, len(c.byHandle))
-	for h := range c.byHandle {
-		hs = append(hs, h)
-	}
-	return hs
+	return slices.Collect(maps.Keys(c.byHandle))
 }
 
 // reconcile asks authd, in batches, which of handles belong to logins

@@ -352,17 +352,7 @@ func TestEndedHostile(t *testing.T) {
 func TestReconcileThroughRegional(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	centralAddr, _ := startAuthd(t, authdOpts{})
-	up, err := authd.NewChecker(&authd.CheckerConfig{Addr: centralAddr, Service: "regional", Secret: secretRG, Logger: quiet,
-		MinDelay: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Close()
-	if err := up.WaitConnected(ctx); err != nil {
-		t.Fatal(err)
-	}
-	regionalAddr, _ := startAuthd(t, authdOpts{upstream: up})
+	centralAddr, _, regionalAddr := startChain(t, ctx)
 	br1 := startBroker(t, regionalAddr, "a", secretA)
 	cut := newCutter(t, "127.0.0.1:0", regionalAddr)
 	cutAddr := cut.ln.Addr().String()
