@@ -16,7 +16,11 @@ unavailable ..."); sessions already open stay. When authd revokes a session
 (the user logged out there, the login expired, an operator revoked the
 user), it calls revoke(user, handle) on the mind the checker gave at login,
 and the checker drops the broker connections opened with that login's
-tickets.
+tickets. A revocation made while the checker was away can miss it (authd
+keeps one for a service none of whose instances is connected, and only in
+that process's memory), so each time the checker logs in at authd it asks
+authd, with ended(handles), which of the sessions it tracked before have
+ended, and drops those too (docs/authd.md, 4.1).
 
 Run as a program, it is a small broker for tests and trials:
 
@@ -36,9 +40,12 @@ from zope.interface import implementer
 
 from twisted.cred import checkers, credentials, error, portal
 from twisted.internet import defer, reactor
+from twisted.logger import (FilteringLogObserver, LogLevel, LogLevelFilterPredicate, Logger,
+                            globalLogBeginner, textFileLogObserver)
 from twisted.spread import pb
 
 SERVICE_PREFIX = "service:"
+ENDED_BATCH = 500  # handles per ended() call (authd takes at most 1000)
 UNAVAILABLE = "the login cannot be checked right now: the authentication server is unavailable; try again later"
 
 
@@ -50,6 +57,13 @@ class _Mind(pb.Referenceable):
 
     def remote_revoke(self, user, handle):
         return self.checker.revoke(_text(user), _text(handle))
+
+
+def _failure_text(e):
+    """What a failed call says: a remote failure's type and message, or the local exception."""
+    if isinstance(e, pb.RemoteError):
+        return "%s: %s" % (_text(e.remoteType), e.args[0] if e.args else "")
+    return "%s: %s" % (type(e).__name__, e)
 
 
 def _is(f, qualname):
@@ -68,6 +82,18 @@ def _looks_like_ticket(p):
 
 def _text(v):
     return v.decode("utf-8") if isinstance(v, bytes) else v
+
+
+def _ended_answer(answer):
+    """ended()'s answer, [ended, unknown] (lists of str or bytes), as two lists of str; None if it is not that."""
+    if not isinstance(answer, (list, tuple)) or len(answer) != 2:
+        return None
+    out = []
+    for items in answer:
+        if not isinstance(items, (list, tuple)) or not all(isinstance(h, (str, bytes)) for h in items):
+            return None
+        out.append([_text(h) for h in items])
+    return out
 
 
 @implementer(checkers.ICredentialsChecker)
@@ -89,6 +115,7 @@ class AuthdChecker:
         self.sessions = {}  # handle -> set of (user, PB broker)
         self.on_connect = None
         self._delay = min_delay
+        self.log = Logger(namespace="spread.authd.checker", source=self)
 
     # --- the connection to authd -------------------------------------
     def start(self):
@@ -107,8 +134,51 @@ class AuthdChecker:
     def _connected(self, avatar):
         self.avatar = avatar
         self._delay = self.min_delay
+        # The handles tracked before this login: their logins may have
+        # ended while the checker was away. Those redeemed from now on
+        # are left to revoke().
+        handles = [h for h, entries in self.sessions.items() if entries]
         if self.on_connect:
             self.on_connect()
+        if handles:
+            self._reconcile(avatar, handles)
+
+    @defer.inlineCallbacks
+    def _reconcile(self, avatar, handles):
+        """Asks authd, ENDED_BATCH handles at a time, which of handles
+        belong to logins that have ended, and drops their sessions as
+        revoke() does. The handles authd did not issue (another authd
+        process, or this one before a restart) are unknown there: their
+        sessions are kept. Any failure is logged and the sessions kept."""
+        ended = closed = unknown = 0
+        for i in range(0, len(handles), ENDED_BATCH):
+            batch = handles[i:i + ENDED_BATCH]
+            try:
+                d = avatar.callRemote("ended", batch)
+                d.addTimeout(self.timeout, reactor)
+                answer = yield d
+            except Exception as e:
+                if self.avatar is avatar:  # not merely the connection lost again
+                    self.log.warn("authd: could not check the open ticket sessions with the authentication server; "
+                                  "they are kept: {err}", err=_failure_text(e))
+                return
+            parsed = _ended_answer(answer)
+            if parsed is None:
+                self.log.warn("authd: ended answered something else than [ended, unknown]; the open ticket sessions are kept")
+                return
+            asked = set(batch)
+            for h in parsed[0]:
+                if h in asked:
+                    ended += 1
+                    closed += self.revoke("", h)
+            unknown += len(parsed[1])
+        if unknown:
+            self.log.warn("authd: some ticket sessions were opened through an authentication server whose state this one "
+                          "does not share (another authd process with memory state, or an authd restarted since); "
+                          "they are kept: {sessions} handles", sessions=unknown)
+        self.log.info("authd: checked the open ticket sessions with the authentication server: handles={handles} "
+                      "ended={ended} closed={closed} kept_unknown={unknown}",
+                      handles=len(handles), ended=ended, closed=closed, unknown=unknown)
 
     def _lost(self, connector, reason, *args):
         self.avatar = None
@@ -197,6 +267,12 @@ def main():
     host, _, port = a.authd.rpartition(":")
     checker = AuthdChecker(host or "127.0.0.1", int(port), a.service, secret)
     checker.on_connect = lambda: print("CONNECTED", flush=True)
+    # The checker's messages (and Twisted's warnings) on stderr; stdout
+    # stays the LISTENING and CONNECTED lines.
+    levels = LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)
+    levels.setLogLevelForNamespace("spread.authd", LogLevel.info)
+    globalLogBeginner.beginLoggingTo([FilteringLogObserver(textFileLogObserver(sys.stderr), [levels])],
+                                     redirectStandardIO=False)
     p = portal.Portal(Realm(), [checker])
     listening = reactor.listenTCP(a.port, pb.PBServerFactory(p), interface="127.0.0.1")
     print("LISTENING", listening.getHost().port, flush=True)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -381,6 +382,128 @@ func TestAuthdPythonBroker(t *testing.T) {
 	d.refused("a ticket for another service", "", "login", "p3", py.Addr, "alice", "t2")
 	d.must("logout", "logout")
 	d.must("logout closes the Python broker's session", "waitclosed", "p1", "2")
+}
+
+// The Python broker checks its sessions with ended() when it logs in at
+// authd again: a logout made while it was away, which authd could not
+// keep for it (another instance of the service was connected and took
+// the revocation), still closes the user's session there; another
+// user's session stays.
+func TestAuthdPythonBrokerReconciles(t *testing.T) {
+	_, services, users := authdSetup(t)
+	ad := startSpreadServer(t, nil, "authd", "--listen", "127.0.0.1:0", "--services", services, "--auth", "file:"+users)
+	relay := startRelay(t, ad.Addr)
+	t.Setenv("SPREAD_SERVICE_SECRET", authdPySecret)
+	py := pypeer.StartServer(t, filepath.Join(moduleRoot(), "examples", "authd", "twisted_checker.py"),
+		"--authd", relay.Addr, "--service", "py", "--port", "0")
+	connected := func(n int) bool {
+		return py.WaitFor(20*time.Second, func(out string) bool { return strings.Count(out, "CONNECTED\n") >= n })
+	}
+	if !connected(1) {
+		t.Fatalf("the Python broker did not log in at authd:\n%s", py.Stderr())
+	}
+	d := startDriver(t)
+	d.must("bob's authd login", "authd", ad.Addr, "bob", "bob-pw")
+	d.must("bob's ticket", "ticket", "b", "py")
+	d.must("bob's ticket login at the Python broker", "login", "b1", py.Addr, "bob", "b")
+	d.must("alice's authd login", "authd", ad.Addr, "alice", authdAlicePW)
+	d.must("alice's ticket", "ticket", "a", "py")
+	d.must("alice's ticket login at the Python broker", "login", "p1", py.Addr, "alice", "a")
+
+	relay.cut()
+	d.must("another instance of the service logs in at authd", "service", ad.Addr, "py", authdPySecret)
+	d.must("alice logs out at authd", "logout")
+	relay.restart()
+	if !connected(2) {
+		t.Fatalf("the Python broker did not log in at authd again:\n%s", py.Stderr())
+	}
+	if r := d.do("the check closes alice's session", "waitclosed", "p1", "10"); !r.OK {
+		t.Fatalf("alice's session at the Python broker is still open after it reconnected: %s: %s\nPython broker:\n%s\nauthd:\n%s",
+			r.Type, r.Value, py.Stderr(), ad.Log())
+	}
+	if r := d.must("bob's session stays", "call", "b1", "whoami"); r.Result != "bob" {
+		t.Errorf("whoami = %q", r.Result)
+	}
+	if !strings.Contains(py.Stderr(), "handles=2 ended=1 closed=1 kept_unknown=0") {
+		t.Errorf("the Python broker did not log its check:\n%s", py.Stderr())
+	}
+}
+
+// relay forwards TCP connections to target; cut closes its listener and
+// every connection through it, restart listens again on the same
+// address.
+type relay struct {
+	t      *testing.T
+	target string
+	Addr   string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]bool
+}
+
+func startRelay(t *testing.T, target string) *relay {
+	t.Helper()
+	r := &relay{t: t, target: target, Addr: "127.0.0.1:0", conns: map[net.Conn]bool{}}
+	r.restart()
+	t.Cleanup(r.cut)
+	return r
+}
+
+func (r *relay) restart() {
+	r.t.Helper()
+	ln, err := net.Listen("tcp", r.Addr)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.ln, r.Addr = ln, ln.Addr().String()
+	r.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go r.forward(c)
+		}
+	}()
+}
+
+func (r *relay) forward(c net.Conn) {
+	up, err := net.Dial("tcp", r.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	r.mu.Lock()
+	r.conns[c], r.conns[up] = true, true
+	r.mu.Unlock()
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		io.Copy(dst, src)
+		done <- struct{}{}
+	}
+	go pipe(up, c)
+	go pipe(c, up)
+	<-done
+	c.Close()
+	up.Close()
+	r.mu.Lock()
+	delete(r.conns, c)
+	delete(r.conns, up)
+	r.mu.Unlock()
+}
+
+func (r *relay) cut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ln != nil {
+		r.ln.Close()
+		r.ln = nil
+	}
+	for c := range r.conns {
+		c.Close()
+	}
 }
 
 // broker -> regional authd -> central authd, all separate processes.
