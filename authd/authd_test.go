@@ -20,6 +20,7 @@ import (
 	"github.com/gospread/spread/authd"
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/cred/checkers"
+	"github.com/gospread/spread/internal/tcprelay"
 	"github.com/gospread/spread/pb"
 )
 
@@ -702,68 +703,21 @@ func TestTrackedOnce(t *testing.T) {
 	}
 }
 
-// cutter forwards TCP connections to target until cut.
-type cutter struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func newCutter(t *testing.T, addr, target string) *cutter {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cutter{ln: ln, target: target}
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			c.mu.Lock()
-			c.conns = append(c.conns, in, out)
-			c.mu.Unlock()
-			go func() { io.Copy(out, in); out.Close() }()
-			go func() { io.Copy(in, out); in.Close() }()
-		}
-	}()
-	t.Cleanup(c.cut)
-	return c
-}
-
-func (c *cutter) cut() {
-	c.ln.Close()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, x := range c.conns {
-		x.Close()
-	}
-	c.conns = nil
-}
-
 // A revocation for a broker that is not connected reaches it when it
 // logs in at authd again.
 func TestRevocationWhileBrokerAway(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	authdAddr, _ := startAuthd(t, authdOpts{})
-	proxy := newCutter(t, "127.0.0.1:0", authdAddr)
-	proxyAddr := proxy.ln.Addr().String()
+	proxy := tcprelay.Start(t, "127.0.0.1:0", authdAddr)
+	proxyAddr := proxy.Addr()
 	a := startBroker(t, proxyAddr, "a", secretA)
 	c := userLogin(t, ctx, authdAddr, "alice", alicePW)
 	ba, _, err := login(t, ctx, a.addr, "alice", ticket(t, ctx, c, "a"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy.cut()
+	proxy.Cut()
 	deadline := time.Now().Add(5 * time.Second)
 	for a.checker.Connected() && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
@@ -775,7 +729,7 @@ func TestRevocationWhileBrokerAway(t *testing.T) {
 	if ba.Err() != nil {
 		t.Fatal("the session ended while its broker was away from authd")
 	}
-	newCutter(t, proxyAddr, authdAddr)
+	tcprelay.Start(t, proxyAddr, authdAddr)
 	if err := a.checker.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}

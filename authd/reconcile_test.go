@@ -13,6 +13,7 @@ import (
 	"github.com/gospread/spread/authd"
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/internal/pgtest"
+	"github.com/gospread/spread/internal/tcprelay"
 	"github.com/gospread/spread/pb"
 )
 
@@ -96,10 +97,10 @@ func TestReconcileSQLFailover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	addrA, _ := startAuthd(t, authdOpts{state: openState(t, ctx, dsn)})
-	cutA := newCutter(t, "127.0.0.1:0", addrA)
+	cutA := tcprelay.Start(t, "127.0.0.1:0", addrA)
 	addrB := deadAddr(t) // B listens here later
 	var lb logBuf
-	br := startBrokerLog(t, cutA.ln.Addr().String()+","+addrB, "a", secretA, lb.logger())
+	br := startBrokerLog(t, cutA.Addr()+","+addrB, "a", secretA, lb.logger())
 
 	alice := userLogin(t, ctx, addrA, "alice", alicePW)
 	connAlice, _, err := login(t, ctx, br.addr, "alice", ticket(t, ctx, alice, "a"))
@@ -112,7 +113,7 @@ func TestReconcileSQLFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cutA.cut() // the broker cannot reach A any more, nor B yet
+	cutA.Cut() // the broker cannot reach A any more, nor B yet
 	waitDisconnected(t, br.checker)
 	if err := alice.Logout(ctx); err != nil {
 		t.Fatal(err)
@@ -149,8 +150,8 @@ func TestReconcileTwoInstances(t *testing.T) {
 	defer cancel()
 	authdAddr, _ := startAuthd(t, authdOpts{})
 	br1 := startBroker(t, authdAddr, "a", secretA)
-	cut := newCutter(t, "127.0.0.1:0", authdAddr)
-	cutAddr := cut.ln.Addr().String()
+	cut := tcprelay.Start(t, "127.0.0.1:0", authdAddr)
+	cutAddr := cut.Addr()
 	br2 := startBroker(t, cutAddr, "a", secretA)
 
 	alice := userLogin(t, ctx, authdAddr, "alice", alicePW)
@@ -162,7 +163,7 @@ func TestReconcileTwoInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cut.cut()
+	cut.Cut()
 	waitDisconnected(t, br2.checker)
 	if err := alice.Logout(ctx); err != nil {
 		t.Fatal(err)
@@ -173,7 +174,7 @@ func TestReconcileTwoInstances(t *testing.T) {
 		t.Fatal("the away instance's session ended while it was away: the test does not exercise the outage")
 	default:
 	}
-	newCutter(t, cutAddr, authdAddr)
+	tcprelay.Start(t, cutAddr, authdAddr)
 	if err := br2.checker.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -187,8 +188,8 @@ func TestReconcileUserRevokedWhileAway(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	authdAddr, srv := startAuthd(t, authdOpts{})
-	cut := newCutter(t, "127.0.0.1:0", authdAddr)
-	cutAddr := cut.ln.Addr().String()
+	cut := tcprelay.Start(t, "127.0.0.1:0", authdAddr)
+	cutAddr := cut.Addr()
 	var lb logBuf
 	br := startBrokerLog(t, cutAddr, "a", secretA, lb.logger())
 	alice := userLogin(t, ctx, authdAddr, "alice", alicePW)
@@ -201,7 +202,7 @@ func TestReconcileUserRevokedWhileAway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cut.cut()
+	cut.Cut()
 	waitDisconnected(t, br.checker)
 	if n := srv.RevokeUser("alice"); n != 1 {
 		t.Errorf("RevokeUser ended %d sessions, want 1", n)
@@ -211,7 +212,7 @@ func TestReconcileUserRevokedWhileAway(t *testing.T) {
 		t.Fatal("the session ended while its broker was away: the test does not exercise the outage")
 	default:
 	}
-	newCutter(t, cutAddr, authdAddr)
+	tcprelay.Start(t, cutAddr, authdAddr)
 	waitClosed(t, connAlice, 5*time.Second, "a user revoked while the broker was away")
 	// authd's revocations kept for the service (delivered at its login)
 	// and the broker's check race to close alice's session; either way
@@ -228,15 +229,15 @@ func TestReconcileMemoryFailoverKeeps(t *testing.T) {
 	defer cancel()
 	addrA, _ := startAuthd(t, authdOpts{})
 	addrB, _ := startAuthd(t, authdOpts{})
-	cutA := newCutter(t, "127.0.0.1:0", addrA)
+	cutA := tcprelay.Start(t, "127.0.0.1:0", addrA)
 	var lb logBuf
-	br := startBrokerLog(t, cutA.ln.Addr().String()+","+addrB, "a", secretA, lb.logger())
+	br := startBrokerLog(t, cutA.Addr()+","+addrB, "a", secretA, lb.logger())
 	alice := userLogin(t, ctx, addrA, "alice", alicePW)
 	conn, av, err := login(t, ctx, br.addr, "alice", ticket(t, ctx, alice, "a"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cutA.cut() // the broker moves to B at once
+	cutA.Cut() // the broker moves to B at once
 	lb.wait(t, 10*time.Second, checkedMsg, "addr="+addrB, "handles=1", "ended=0", "kept_unknown=1")
 	lb.wait(t, time.Second, "some ticket sessions were opened through an authentication server whose state this one does not share", "sessions=1")
 	alive(t, ctx, conn, av, "a session admitted through another memory-state authd")
@@ -354,8 +355,8 @@ func TestReconcileThroughRegional(t *testing.T) {
 	defer cancel()
 	centralAddr, _, regionalAddr := startChain(t, ctx)
 	br1 := startBroker(t, regionalAddr, "a", secretA)
-	cut := newCutter(t, "127.0.0.1:0", regionalAddr)
-	cutAddr := cut.ln.Addr().String()
+	cut := tcprelay.Start(t, "127.0.0.1:0", regionalAddr)
+	cutAddr := cut.Addr()
 	var lb logBuf
 	br2 := startBrokerLog(t, cutAddr, "a", secretA, lb.logger())
 
@@ -370,13 +371,13 @@ func TestReconcileThroughRegional(t *testing.T) {
 	}
 	// While the login lasts, a reconnection keeps the session: the
 	// regional asks the central, which says it is live.
-	cut.cut()
+	cut.Cut()
 	waitDisconnected(t, br2.checker)
-	cut = newCutter(t, cutAddr, regionalAddr)
+	cut = tcprelay.Start(t, cutAddr, regionalAddr)
 	lb.wait(t, 5*time.Second, checkedMsg, "handles=1", "ended=0", "kept_unknown=0")
 	alive(t, ctx, conn2, av2, "a live central login after a reconnection")
 
-	cut.cut()
+	cut.Cut()
 	waitDisconnected(t, br2.checker)
 	if err := cc.Logout(ctx); err != nil {
 		t.Fatal(err)
@@ -387,7 +388,7 @@ func TestReconcileThroughRegional(t *testing.T) {
 		t.Fatal("the away instance's session ended while it was away: the test does not exercise the outage")
 	default:
 	}
-	newCutter(t, cutAddr, regionalAddr)
+	tcprelay.Start(t, cutAddr, regionalAddr)
 	waitClosed(t, conn2, 5*time.Second, "central logout, at the instance that was away from the regional authd")
 	lb.wait(t, 5*time.Second, checkedMsg, "handles=1", "ended=1", "closed=1")
 }
@@ -399,8 +400,8 @@ func TestReconcileBatches(t *testing.T) {
 	defer cancel()
 	authdAddr, srv := startAuthd(t, authdOpts{})
 	startBroker(t, authdAddr, "a", secretA) // a connected instance: no revocation waits for the service
-	cut := newCutter(t, "127.0.0.1:0", authdAddr)
-	cutAddr := cut.ln.Addr().String()
+	cut := tcprelay.Start(t, "127.0.0.1:0", authdAddr)
+	cutAddr := cut.Addr()
 	var lb logBuf
 	br := startBrokerLog(t, cutAddr, "a", secretA, lb.logger())
 
@@ -430,12 +431,12 @@ func TestReconcileBatches(t *testing.T) {
 			t.Fatalf("login %d at the broker: %v", i, err)
 		}
 	}
-	cut.cut()
+	cut.Cut()
 	waitDisconnected(t, br.checker)
 	if got := srv.RevokeUser("alice"); got != n {
 		t.Fatalf("RevokeUser ended %d sessions, want %d", got, n)
 	}
-	newCutter(t, cutAddr, authdAddr)
+	tcprelay.Start(t, cutAddr, authdAddr)
 	waitClosed(t, conn, 10*time.Second, "501 logins ended while the broker was away")
 	lb.wait(t, 5*time.Second, checkedMsg, fmt.Sprintf("handles=%d ended=%d", n, n))
 }

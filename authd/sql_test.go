@@ -19,6 +19,7 @@ import (
 	"github.com/gospread/spread/authd"
 	"github.com/gospread/spread/cred"
 	"github.com/gospread/spread/internal/pgtest"
+	"github.com/gospread/spread/internal/tcprelay"
 	"github.com/gospread/spread/pb"
 )
 
@@ -257,7 +258,7 @@ func TestSQLStateExpirySweptElsewhere(t *testing.T) {
 // A revocation sent while the LISTEN connection of the authd process a
 // broker is attached to is down reaches that broker once the process
 // reconnects: the process replays the revocations it missed. Process
-// B's connections to PostgreSQL go through a cutter; cutting it breaks
+// B's connections to PostgreSQL go through a tcprelay; cutting it breaks
 // B's listening connection and keeps it from reconnecting until the
 // test lets it.
 func TestSQLStateRevocationWhileListenerDown(t *testing.T) {
@@ -269,8 +270,8 @@ func TestSQLStateRevocationWhileListenerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	pgAddr := u.Host
-	cut := newCutter(t, "127.0.0.1:0", pgAddr)
-	u.Host = cut.ln.Addr().String()
+	cut := tcprelay.Start(t, "127.0.0.1:0", pgAddr)
+	u.Host = cut.Addr()
 	dsnB := u.String()
 
 	addrA, srvA := startAuthd(t, authdOpts{state: openState(t, ctx, dsn)})
@@ -288,7 +289,7 @@ func TestSQLStateRevocationWhileListenerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cut.cut() // B's listening connection breaks and cannot come back
+	cut.Cut() // B's listening connection breaks and cannot come back
 	if err := alice.Logout(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +304,7 @@ func TestSQLStateRevocationWhileListenerDown(t *testing.T) {
 		}
 	}
 
-	newCutter(t, u.Host, pgAddr) // B may reconnect
+	tcprelay.Start(t, u.Host, pgAddr) // B may reconnect
 	waitClosed(t, connAlice, 30*time.Second, "a logout at A while B's listener was down")
 	waitClosed(t, connBob, 30*time.Second, "a revocation of the user at A while B's listener was down")
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/gospread/spread/internal/djangotest"
 	"github.com/gospread/spread/internal/pgtest"
 	"github.com/gospread/spread/internal/pypeer"
+	"github.com/gospread/spread/internal/tcprelay"
 )
 
 // Issue 13: the central authentication server, with stock Twisted 22.4
@@ -392,10 +392,10 @@ func TestAuthdPythonBroker(t *testing.T) {
 func TestAuthdPythonBrokerReconciles(t *testing.T) {
 	_, services, users := authdSetup(t)
 	ad := startSpreadServer(t, nil, "authd", "--listen", "127.0.0.1:0", "--services", services, "--auth", "file:"+users)
-	relay := startRelay(t, ad.Addr)
+	relay := tcprelay.Start(t, "127.0.0.1:0", ad.Addr)
 	t.Setenv("SPREAD_SERVICE_SECRET", authdPySecret)
 	py := pypeer.StartServer(t, filepath.Join(moduleRoot(), "examples", "authd", "twisted_checker.py"),
-		"--authd", relay.Addr, "--service", "py", "--port", "0")
+		"--authd", relay.Addr(), "--service", "py", "--port", "0")
 	connected := func(n int) bool {
 		return py.WaitFor(20*time.Second, func(out string) bool { return strings.Count(out, "CONNECTED\n") >= n })
 	}
@@ -410,10 +410,10 @@ func TestAuthdPythonBrokerReconciles(t *testing.T) {
 	d.must("alice's ticket", "ticket", "a", "py")
 	d.must("alice's ticket login at the Python broker", "login", "p1", py.Addr, "alice", "a")
 
-	relay.cut()
+	relay.Cut()
 	d.must("another instance of the service logs in at authd", "service", ad.Addr, "py", authdPySecret)
 	d.must("alice logs out at authd", "logout")
-	relay.restart()
+	relay.Restart()
 	if !connected(2) {
 		t.Fatalf("the Python broker did not log in at authd again:\n%s", py.Stderr())
 	}
@@ -426,83 +426,6 @@ func TestAuthdPythonBrokerReconciles(t *testing.T) {
 	}
 	if !strings.Contains(py.Stderr(), "handles=2 ended=1 closed=1 kept_unknown=0") {
 		t.Errorf("the Python broker did not log its check:\n%s", py.Stderr())
-	}
-}
-
-// relay forwards TCP connections to target; cut closes its listener and
-// every connection through it, restart listens again on the same
-// address.
-type relay struct {
-	t      *testing.T
-	target string
-	Addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]bool
-}
-
-func startRelay(t *testing.T, target string) *relay {
-	t.Helper()
-	r := &relay{t: t, target: target, Addr: "127.0.0.1:0", conns: map[net.Conn]bool{}}
-	r.restart()
-	t.Cleanup(r.cut)
-	return r
-}
-
-func (r *relay) restart() {
-	r.t.Helper()
-	ln, err := net.Listen("tcp", r.Addr)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.mu.Lock()
-	r.ln, r.Addr = ln, ln.Addr().String()
-	r.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go r.forward(c)
-		}
-	}()
-}
-
-func (r *relay) forward(c net.Conn) {
-	up, err := net.Dial("tcp", r.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	r.mu.Lock()
-	r.conns[c], r.conns[up] = true, true
-	r.mu.Unlock()
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		io.Copy(dst, src)
-		done <- struct{}{}
-	}
-	go pipe(up, c)
-	go pipe(c, up)
-	<-done
-	c.Close()
-	up.Close()
-	r.mu.Lock()
-	delete(r.conns, c)
-	delete(r.conns, up)
-	r.mu.Unlock()
-}
-
-func (r *relay) cut() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.ln != nil {
-		r.ln.Close()
-		r.ln = nil
-	}
-	for c := range r.conns {
-		c.Close()
 	}
 }
 
